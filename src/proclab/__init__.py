@@ -1,0 +1,3 @@
+"""proclab: procedural-compliance reasoning research toolkit."""
+
+__version__ = "0.1.0"

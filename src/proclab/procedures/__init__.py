@@ -1,0 +1,1 @@
+"""Stage 1: procedures as formal data, the guard language and the compliance checker."""

@@ -1,0 +1,1 @@
+"""Stage 2: perturbations of canonical traces, narrative rendering, verified acceptance."""
