@@ -10,6 +10,14 @@ import typer
 
 from proclab.errors import ProclabError
 
+try:  # typer >= 0.16 bundles its own copy of click; older releases use click itself
+    from typer._click.exceptions import ClickException as _TyperClickException
+except ImportError:  # pragma: no cover
+    from click import ClickException as _TyperClickException
+from click import ClickException as _ClickException
+
+_CLICK_ERRORS = (_TyperClickException, _ClickException)
+
 app = typer.Typer(
     name="proclab",
     help="Procedural-compliance reasoning: procedures, scenarios, datasets, teachers, "
@@ -23,6 +31,12 @@ app = typer.Typer(
 # modules stay importable without the CLI and without their heavy extras until invoked.
 STAGE_COMMANDS: list[tuple[str, str]] = [
     ("proclab.procedures.cli", "procedures"),
+    ("proclab.models.cli", "models"),
+    ("proclab.dataset.cli", "dataset"),
+    ("proclab.teacher.cli", "distill"),
+    ("proclab.train.cli", "train"),
+    ("proclab.evaluate.cli", "eval"),
+    ("proclab.interp.cli", "interp"),
 ]
 
 
@@ -60,18 +74,14 @@ def main(argv: list[str] | None = None) -> None:
             raise
         typer.secho(f"error: {err.render()}", fg=typer.colors.RED, err=True)
         raise SystemExit(err.exit_code) from None
-    except typer.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         typer.secho("aborted", err=True)
         raise SystemExit(130) from None
     except SystemExit:
         raise
-    except Exception as err:  # click usage errors come through here in standalone_mode=False
-        import click
-
-        if isinstance(err, click.ClickException):
-            err.show()
-            raise SystemExit(2) from None
-        raise
+    except _CLICK_ERRORS as err:  # usage errors surface here with standalone_mode=False
+        err.show()
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""lm-evaluation-harness task files: `proclab.yaml` and the `utils.py` it names."""
