@@ -8,7 +8,7 @@ connections, behind a semaphore) and `TeacherClient` without and with its SQLite
 committed write per answer). Client CPU per request is reported too: it is the number that
 stays comparable on a busy machine.
 
-    .venv/bin/python bench/bench_distill.py [--requests 2000] [--rounds 3] [--concurrency 64]
+    .venv/bin/python bench/bench_distill.py [--requests 2000] [--rounds 5] [--concurrency 64]
         [--latency 0.2] [--out bench/RESULTS-teacher.md]
 """
 
@@ -129,7 +129,7 @@ def bench_teacher_client(requests: int, concurrency: int, latency_s: float,
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--latency", type=float, default=0.2, help="server seconds per reply")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/RESULTS-teacher.md")

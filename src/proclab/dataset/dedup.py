@@ -263,9 +263,11 @@ class Deduper:
         self.seconds = 0.0  # wall time spent in `offer`, for the build's per-stage timings
         self.cpu_seconds = 0.0
         self._procs = _ProcTexts(config.threshold, config.shingle_words)
-        self._lsh = MinHashLSH(
-            num_perm=config.num_perm, params=lsh_params(config.threshold, config.num_perm)
-        )
+        self._lsh_params = lsh_params(config.threshold, config.num_perm)
+        # One LSH index per (procedure text, split, label): a same-split near duplicate must
+        # match all three, so candidates never include the many unrelated scenarios of the
+        # same procedure in other styles or with the other label.
+        self._lsh: dict[tuple[int, str, str], MinHashLSH] = {}
         template = MinHash(num_perm=config.num_perm, scheme="affine32")
         self._perms = template.permutations
         self._exact: dict[tuple[int, str], int] = {}
@@ -303,7 +305,10 @@ class Deduper:
         if group is None:
             group = self._groups[proc][item.split] = _Group(self.config.num_perm)
         group.add(index, sig)
-        self._lsh.insert(index, minhash, check_duplication=False)
+        lsh_key = (proc, item.split, item.label)
+        if lsh_key not in self._lsh:
+            self._lsh[lsh_key] = MinHashLSH(num_perm=self.config.num_perm, params=self._lsh_params)
+        self._lsh[lsh_key].insert(index, minhash, check_duplication=False)
         return DedupDecision("kept", index, 1.0)
 
     def _signature(self, scen: np.ndarray) -> np.ndarray:
@@ -334,14 +339,12 @@ class Deduper:
         self, proc: int, scen: np.ndarray, minhash: MinHash, item: DedupItem
     ) -> tuple[int, float] | None:
         t = self.config.threshold
-        similar = self._procs.similar[proc]
-        for cand in sorted(self._lsh.query(minhash)):
-            kept = self._kept[cand]
-            if kept.split != item.split or kept.label != item.label or kept.proc not in similar:
-                continue
-            sim = min(similar[kept.proc], jaccard(scen, kept.scenario))
-            if sim >= t:
-                return cand, sim
+        for other_proc, jp in sorted(self._procs.similar[proc].items()):
+            lsh = self._lsh.get((other_proc, item.split, item.label))
+            for cand in sorted(lsh.query(minhash)) if lsh else []:
+                sim = min(jp, jaccard(scen, self._kept[cand].scenario))
+                if sim >= t:
+                    return cand, sim
         return None
 
 

@@ -6,7 +6,7 @@ dropped connections / malformed replies (honouring `Retry-After`), a persistent 
 no completed request is ever paid twice, token and cost accounting, and a progress bar.
 Per-item failures never raise: they come back as `ChatResult.error` ("http_500", "timeout",
 "connect_error", ...). The API key is read from the environment variable the config names and
-lives only in the HTTP client's headers: never in the config, results, cache, logs or reprs.
+lives only in the request headers: never in the config, results, cache, logs or reprs.
 """
 
 from __future__ import annotations
@@ -158,6 +158,7 @@ class _Session:
 
     loop: asyncio.AbstractEventLoop
     url: httpx.URL  # parsed once; httpx would re-parse a string on every request
+    headers: httpx.Headers  # the API key lives here and nowhere else
     connections: ConnectionSlots
     bucket: TokenBucket | None
     inflight: dict[str, asyncio.Task[ChatResult]]
@@ -290,11 +291,17 @@ class TeacherClient:
             await asyncio.sleep(pause)
         if session.bucket is not None:
             await session.bucket.acquire()
-        async with session.connections.checkout() as http:
+        request = httpx.Request("POST", session.url, headers=session.headers,
+                                content=call.payload)
+        async with session.connections.checkout() as transport:
             self.usage.requests += 1
             try:
                 async with asyncio.timeout(self.config.timeout_s):
-                    response = await http.post(session.url, content=call.payload)
+                    response = await transport.handle_async_request(request)
+                    try:
+                        await response.aread()
+                    finally:
+                        await response.aclose()
             except (TimeoutError, httpx.TimeoutException):
                 return ChatResult(error="timeout"), None
             except httpx.ConnectError as err:
@@ -324,14 +331,15 @@ class TeacherClient:
         loop = asyncio.get_running_loop()
         if self._session is None or self._session.loop is not loop:
             cfg = self.config
-            headers = {"Content-Type": "application/json"}
+            headers = {"Content-Type": "application/json", "Accept": "application/json",
+                       "User-Agent": "proclab-teacher"}
             if self._api_key:
                 headers["Authorization"] = f"Bearer {self._api_key}"
             # A loopback endpoint never goes through an environment proxy.
-            connections = ConnectionSlots(cfg.concurrency, headers, cfg.timeout_s,
-                                       trust_env=not cfg.is_local)
+            connections = ConnectionSlots(cfg.concurrency, cfg.endpoint, trust_env=not cfg.is_local)
             bucket = TokenBucket.per_minute(cfg.rpm) if cfg.rpm else None
-            self._session = _Session(loop, httpx.URL(cfg.endpoint), connections, bucket, {})
+            self._session = _Session(loop, httpx.URL(cfg.endpoint), httpx.Headers(headers),
+                                     connections, bucket, {})
         return self._session
 
     async def _close_session(self) -> None:
