@@ -26,8 +26,11 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 
+# CPU benchmarks; each prints a ratio against a baseline measured in the same run and rewrites
+# its bench/RESULTS-*.md (summarised in docs/benchmarks.md). GPU ones: bench/gpu_*.py.
+CPU_BENCHES := bench_dataset bench_oracle bench_distill bench_eval bench_eval_metrics bench_train bench_interp
 bench: $(STAMP)
-	$(BIN)/python bench/run_all.py
+	set -e; for b in $(CPU_BENCHES); do echo "== $$b"; $(BIN)/python bench/$$b.py; done
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -112,7 +112,7 @@ def proclab_path(model_path: str, rows: Path, out: Path, steps: int, batch: int,
     from proclab.train.sft import SFTRecipe
 
     sft = {"signal_beta": 0.0, "group_by_length": True, "padding_free": False,
-           **changes.pop("sft", {})}
+           "keep_attention_mask": False, **changes.pop("sft", {})}
     config = parse_config({
         "method": "sft", "model": model_path, "output_dir": str(out), "seed": 0,
         "data": {"sft_file": str(rows), "max_length": MAX_LENGTH}, "lora": LORA,
@@ -141,6 +141,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "proclab SFT path (tiny-cpu-sft.yaml)": ("proclab", {}),
 }
 ABLATIONS: dict[str, tuple[str, dict[str, Any]]] = {
+    "proclab + attention mask on padded batches (TRL's default)": (
+        "proclab", {"sft": {"keep_attention_mask": True}}),
     "proclab + activation checkpointing (TRL's default)": (
         "proclab", {"runtime": {"gradient_checkpointing": True}}),
     "proclab + bf16 autocast (TRL's default)": ("proclab", {"runtime": {"precision": "bf16"}}),
@@ -239,7 +241,7 @@ def orders_experiment(args: argparse.Namespace) -> str:
             "data": {"sft_file": str(sft), "records": str(data), "prompt_orders": orders,
                      "order_mode": "sample", "max_length": MAX_LENGTH},
             "optim": {"max_steps": args.steps, "batch_size": args.batch,
-                      "learning_rate": 2e-3},
+                      "learning_rate": args.lr},
             "sft": {"signal_beta": 0.0},
             "logging": {"report_to": ["none"], "save_steps": 10_000, "logging_steps": 10_000},
         })
@@ -256,7 +258,7 @@ def orders_experiment(args: argparse.Namespace) -> str:
         print(label, table[label], flush=True)
     lines = [f"## Prompt-order augmentation on the tiny model ({dt.date.today().isoformat()})",
              "", f"SFT on oracle-distilled traces, {args.steps} steps x batch {args.batch}, "
-             f"beta 0; eval loss on {len(rows)} held-out ({HELDOUT}) oracle traces with the "
+             f"learning rate {args.lr}, beta 0; eval loss on {len(rows)} held-out ({HELDOUT}) oracle traces with the "
              "prompt blocks in each order.", "",
              "| training prompts | " + " | ".join(ORDERS) + " | spread (max - min) |",
              "|---|" + "---:|" * (len(ORDERS) + 1)]
@@ -265,7 +267,7 @@ def orders_experiment(args: argparse.Namespace) -> str:
         lines.append(f"| {label} | " + " | ".join(f"{losses[o]:.3f}" for o in ORDERS)
                      + f" | {spread:.3f} |")
     lines += ["", "Reproduce: `.venv/bin/python bench/bench_train.py --part orders "
-              f"--steps {args.steps} --batch {args.batch}`."]
+              f"--steps {args.steps} --batch {args.batch} --lr {args.lr}`."]
     return "\n".join(lines) + "\n"
 
 
@@ -274,6 +276,7 @@ def main() -> None:
     parser.add_argument("--part", choices=["speed", "orders"], default="speed")
     parser.add_argument("--data", help="an existing dataset folder (default: build the tiny one)")
     parser.add_argument("--eval-examples", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=5e-3, help="--part orders learning rate")
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=1)

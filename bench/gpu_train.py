@@ -87,19 +87,29 @@ def model_flops(model: Any, rows: list[tuple[int, int]], lora_params: int) -> fl
 
 class Meter:
     """Records (tokens, loss tokens) of every sequence a training step sees, and the clock and
-    row count when step `warmup` ends (CUDA synchronised), so only later steps are measured."""
+    row count when step `warmup` ends (CUDA synchronised), so only later steps are measured.
+
+    The collator notes each batch's sequences (it runs a batch ahead of training, so they
+    queue) and each training step takes the oldest batch off the queue."""
 
     def __init__(self, trainer: Any, warmup: int):
+        from collections import deque
+
         from transformers import TrainerCallback
 
         self.rows: list[tuple[int, int]] = []
         self.start_row, self.t0 = 0, 0.0
-        inner, meter = trainer.training_step, self
+        queued: deque[list[tuple[int, int]]] = deque()
+        collate, step, meter = trainer.data_collator, trainer.training_step, self
+
+        def data_collator(examples):
+            queued.append([(len(e["input_ids"]), sum(t != -100 for t in e["labels"][1:]))
+                           for e in examples])
+            return collate(examples)
 
         def training_step(model, inputs, *args, **kwargs):
-            for mask, labels in zip(inputs["attention_mask"], inputs["labels"], strict=True):
-                meter.rows.append((int(mask.sum()), int((labels[1:] != -100).sum())))
-            return inner(model, inputs, *args, **kwargs)
+            meter.rows += queued.popleft()
+            return step(model, inputs, *args, **kwargs)
 
         class _Mark(TrainerCallback):
             def on_step_end(self, args, state, control, **kwargs):
@@ -109,6 +119,7 @@ class Meter:
                         torch.cuda.reset_peak_memory_stats()
                     meter.start_row, meter.t0 = len(meter.rows), time.perf_counter()
 
+        trainer.data_collator = data_collator
         trainer.training_step = training_step
         trainer.add_callback(_Mark())
 

@@ -3,7 +3,12 @@
 # plain files under $OUT, so any stage can be rerun alone. `make demo` runs this in the venv.
 set -euo pipefail
 OUT="${1:-runs/demo}"
-mkdir -p "$OUT"
+# Start clean, but only ever delete a folder an earlier demo made.
+if [ -e "$OUT" ]; then
+  [ -f "$OUT/.proclab-demo" ] || { echo "$OUT exists and is not a demo folder; pass another" >&2; exit 2; }
+  rm -rf "$OUT"
+fi
+mkdir -p "$OUT" && touch "$OUT/.proclab-demo"
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 say "1. procedures: validate the bundled corpus"
@@ -35,3 +40,44 @@ events:
 context: {spill_volume_l: 0.3, substance_flammable: false}
 YAML
 proclab procedures check lab-minor-chemical-spill --trace "$OUT/sample-trace.yaml" || true
+
+say "2-4. dataset: ten verified perturbations, dedup, held-out splits, leakage audit, probes"
+proclab dataset build --config configs/data/default.yaml --out "$OUT/data" --overwrite --no-progress
+proclab dataset stats "$OUT/data"
+proclab dataset sample "$OUT/data" -n 1 --perturbation step_reorder_invalid
+
+say "5. teacher: oracle-distilled, [SIG=...]-scaffolded traces for the training split"
+proclab distill --teacher oracle --data "$OUT/data" --split train --out "$OUT/distill" --no-progress
+head -c 1200 "$OUT/distill/summary.md"; echo
+
+say "8. evaluate: reference baselines on the held-out procedures (with counterfactual pairs)"
+for baseline in oracle majority surface; do
+  proclab eval run --backend "$baseline" --data "$OUT/data" --split heldout_procedures --pairs \
+    --out "$OUT/eval/$baseline" --no-progress
+done
+
+say "6. train: scaffolded LoRA SFT (engaged) and endpoint-reward GRPO (heuristic), tiny student"
+proclab models tiny
+TINY=$(python -c "from proclab.models.tiny import tiny_model_path; print(tiny_model_path())")
+proclab train sft --config configs/train/tiny-cpu-sft.yaml --set "data.sft_file=$OUT/distill/sft.jsonl" \
+  --set "data.records=$OUT/data" --set "output_dir=$OUT/train/sft"
+proclab train grpo --config configs/train/tiny-cpu-grpo.yaml --set "data.records=$OUT/data" \
+  --set "output_dir=$OUT/train/grpo"
+
+say "7-8. infer + evaluate the two students (HF backend, greedy) on held-out procedures"
+for student in sft grpo; do
+  proclab eval run --backend hf --model "$TINY" --adapter "$OUT/train/$student" --data "$OUT/data" \
+    --split heldout_procedures --limit 24 --max-new-tokens 96 --batch-size 8 \
+    --out "$OUT/eval/$student" --no-progress
+done
+proclab eval compare "$OUT/eval/sft" "$OUT/eval/grpo"
+proclab eval report "$OUT"/eval/{oracle,majority,surface,sft,grpo} --out "$OUT/report"
+
+say "9. interp: per-head effects on counterfactual pairs, SFT vs GRPO student"
+for student in sft grpo; do
+  proclab interp heads --model "$TINY" --adapter "$OUT/train/$student" --pairs "$OUT/data/pairs.jsonl" \
+    --out "$OUT/interp/$student" --no-filter --max-pairs 8
+done
+proclab interp compare "$OUT/interp/sft" "$OUT/interp/grpo"
+
+say "done: report at $OUT/report/report.html, head scores at $OUT/interp/"

@@ -20,6 +20,7 @@ from proclab.train.runtime import config_diff
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAIN_CONFIGS = sorted((ROOT / "configs" / "train").glob("*.yaml"))
+assert len(TRAIN_CONFIGS) >= 4, "configs/train/ went missing"
 
 
 def _sft(**extra):
@@ -32,12 +33,6 @@ def test_every_shipped_config_validates(path):
     config = load_config(path)
     expected = GRPORunConfig if "grpo" in path.name else SFTRunConfig
     assert type(config) is expected
-
-
-def test_shipped_configs_are_the_four_of_the_issue():
-    assert [p.name for p in TRAIN_CONFIGS] == [
-        "b5-sft-qwen2.5-7b.yaml", "grpo-qwen2.5-14b.yaml", "tiny-cpu-grpo.yaml",
-        "tiny-cpu-sft.yaml"]
 
 
 @pytest.mark.parametrize("name, kind", [("fsdp.yaml", "FSDP"),

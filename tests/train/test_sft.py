@@ -5,6 +5,7 @@ and the run-folder errors."""
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -197,3 +198,13 @@ def test_missing_target_modules_list_the_models_layers(tiny_model, data_dir, tmp
             as err:
         run_sft(config)
     assert "down_proj, gate_proj, k_proj, o_proj, q_proj, up_proj, v_proj" in err.value.fix
+
+
+def test_packing_and_padding_free_runs_train(tiny_model, data_dir, tmp_path):
+    for name, sft in (("packed", {"packing": True, "signal_beta": 0.0}),
+                      ("flat", {"padding_free": True})):
+        outcome = run_sft(sft_config(tiny_model, data_dir, tmp_path / name, sft=sft,
+                                     optim={"max_steps": 2},
+                                     logging={"report_to": ["none"], "eval_steps": 2}))
+        assert outcome.global_step == 2 and all(math.isfinite(x) for x in _losses(outcome))
+        assert outcome.metrics["eval_loss"] > 0

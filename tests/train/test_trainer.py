@@ -1,5 +1,5 @@
 """The [SIG=...]-weighted loss: beta = 0 is TRL's plain loss, beta > 0 matches a full-logits
-reference, and the padding-free collator gives the same loss as the padded one."""
+reference, and neither dropping the padding mask nor padding-free collation changes it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 from proclab.train.config import parse_config
 from proclab.train.data import load_sft_rows, sft_examples
 from proclab.train.runtime import load_base_model, load_tokenizer, lora_config
-from proclab.train.trainer import SIG_COLUMN, SignalCollator, SignalSFTTrainer
+from proclab.train.trainer import REAL_TOKENS, SIG_COLUMN, SignalCollator, SignalSFTTrainer
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +40,9 @@ def trainer(tiny_model, data_dir, tmp_path_factory):
     return trainer
 
 
-def _batch(trainer, padding_free=False):
+def _batch(trainer, padding_free=False, keep_mask=True):
     collator = SignalCollator(pad_token_id=trainer.processing_class.pad_token_id,
-                              padding_free=padding_free)
+                              padding_free=padding_free, keep_attention_mask=keep_mask)
     return collator([trainer.train_dataset[i] for i in range(3)])
 
 
@@ -66,7 +66,7 @@ def _reference(trainer, batch, beta):
 
 def test_beta_zero_equals_trls_plain_loss(trainer):
     batch = _batch(trainer)
-    plain = {k: v for k, v in batch.items() if k != SIG_COLUMN}  # TRL's own compute_loss
+    plain = {k: v for k, v in batch.items() if k not in (SIG_COLUMN, REAL_TOKENS)}  # TRL's
     assert _loss(trainer, batch, 0.0) == pytest.approx(_loss(trainer, plain, 0.0), rel=1e-6)
 
 
@@ -84,6 +84,15 @@ def test_beta_raises_the_loss_by_the_signal_tokens_nll(trainer):
     signal_only = _reference(trainer, batch, 1.0) - _reference(trainer, batch, 0.0)
     assert weighted - base == pytest.approx(signal_only, rel=1e-4)
     assert signal_only > 0
+
+
+def test_dropping_the_padding_mask_keeps_the_loss(trainer):
+    masked, unmasked = _batch(trainer), _batch(trainer, keep_mask=False)
+    assert "attention_mask" not in unmasked
+    assert unmasked[REAL_TOKENS] == masked["attention_mask"].sum()
+    lengths = masked["attention_mask"].sum(-1)
+    assert lengths.min() < lengths.max()  # the batch really is padded
+    assert _loss(trainer, unmasked, 0.5) == pytest.approx(_loss(trainer, masked, 0.5), rel=1e-5)
 
 
 def test_padding_free_collation_gives_the_padded_loss(trainer):

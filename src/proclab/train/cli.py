@@ -28,7 +28,7 @@ def sft_command(config: Path = _CONFIG, overrides: list[str] | None = _SET,
 
     cfg = load_config(config, method="sft", overrides=overrides or [])
     _quiet()
-    _report(run_sft(cfg, resume=resume))  # type: ignore[arg-type]
+    _report(run_sft(cfg, resume=resume), cfg.logging.report_to)  # type: ignore[arg-type]
 
 
 @app.command("grpo")
@@ -40,7 +40,7 @@ def grpo_command(config: Path = _CONFIG, overrides: list[str] | None = _SET,
 
     cfg = load_config(config, method="grpo", overrides=overrides or [])
     _quiet()
-    _report(run_grpo(cfg, resume=resume))  # type: ignore[arg-type]
+    _report(run_grpo(cfg, resume=resume), cfg.logging.report_to)  # type: ignore[arg-type]
 
 
 @app.command("merge")
@@ -64,7 +64,7 @@ def _quiet() -> None:
     hf_logging.disable_progress_bar()
 
 
-def _report(outcome) -> None:
+def _report(outcome, report_to: list[str]) -> None:
     m = outcome.metrics
     parts = [f"trained {outcome.global_step} steps -> {outcome.output_dir}"]
     if "train_loss" in m:
@@ -75,5 +75,5 @@ def _report(outcome) -> None:
     if dropped:
         parts.append(f"{dropped} over-long examples dropped")
     typer.echo("; ".join(parts))
-    typer.echo(f"adapter: {outcome.output_dir} (load with PeftModel.from_pretrained); "
-               f"TensorBoard logs: {outcome.output_dir}/runs")
+    logs = f"; TensorBoard logs: {outcome.output_dir}/runs" if "tensorboard" in report_to else ""
+    typer.echo(f"adapter: {outcome.output_dir} (load with PeftModel.from_pretrained){logs}")

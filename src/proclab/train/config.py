@@ -86,7 +86,7 @@ class OptimSection(_Strict):
 
 class RuntimeSection(_Strict):
     """auto: bf16 and activation checkpointing on a GPU, fp32 and no checkpointing on CPU
-    (a CPU run has memory to spare, and recomputing activations costs ~40% of its speed)."""
+    (a CPU run has memory to spare; recomputing activations only costs time there)."""
 
     precision: Literal["auto", "bf16", "fp32"] = "auto"
     gradient_checkpointing: Literal["auto"] | bool = "auto"
@@ -113,6 +113,8 @@ class SFTSection(_Strict):
     group_by_length: bool = True
     padding_free: bool = False
     packing: bool = False
+    # Right padding + causal attention: no real token sees a pad, so the mask only costs time.
+    keep_attention_mask: bool = False
 
 
 class GRPOSection(_Strict):

@@ -103,7 +103,8 @@ def build_trainer(cfg: SFTRunConfig, model: Any, tokenizer: Any, peft_config: An
         train_sampling_strategy="group_by_length" if cfg.sft.group_by_length else "random",
     )
     collator = None if packing else SignalCollator(
-        pad_token_id=tokenizer.pad_token_id, padding_free=cfg.sft.padding_free)
+        pad_token_id=tokenizer.pad_token_id, padding_free=cfg.sft.padding_free,
+        keep_attention_mask=cfg.sft.keep_attention_mask)
     return SignalSFTTrainer(
         model=model, args=args, data_collator=collator, train_dataset=train,
         eval_dataset=evaluation, processing_class=tokenizer, peft_config=peft_config,

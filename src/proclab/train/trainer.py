@@ -4,6 +4,12 @@
 `sig_mask`; `SignalSFTTrainer.compute_loss` weights each assistant token's negative
 log-likelihood by `1 + beta * sig_mask` and normalises by the number of loss tokens, so
 beta = 0 gives exactly TRL's plain loss. It uses TRL's fused LM head (no full logits).
+
+Padded batches are right-padded, so under causal attention no real token can see a pad: the
+attention mask changes nothing the loss reads, yet it forces a materialised [B, 1, L, L] mask
+and a masked attention kernel instead of the causal fast path (2-3x slower on CPU). The
+collator therefore drops it unless `keep_attention_mask`, and reports the real-token count in
+`num_real_tokens` for the logs.
 """
 
 from __future__ import annotations
@@ -17,17 +23,23 @@ from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 from trl.trainer.utils import pad
 
 SIG_COLUMN = "sig_mask"
+REAL_TOKENS = "num_real_tokens"
 
 
 @dataclass
 class SignalCollator(DataCollatorForLanguageModeling):
-    """TRL's collator (padded, or flattened when `padding_free`) plus a `sig_mask` laid out
-    exactly like `labels`."""
+    """TRL's collator (right-padded, or flattened when `padding_free`) plus a `sig_mask` laid
+    out exactly like `labels`; see the module docstring for the dropped attention mask."""
+
+    keep_attention_mask: bool = False
 
     def torch_call(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
         batch = super().torch_call(examples)
         if SIG_COLUMN not in examples[0]:
             return batch
+        batch[REAL_TOKENS] = torch.tensor(sum(len(e["input_ids"]) for e in examples))
+        if not self.keep_attention_mask:
+            batch.pop("attention_mask", None)
         masks = [torch.tensor(e[SIG_COLUMN], dtype=torch.int8) for e in examples]
         if self.padding_free:
             masks = [torch.cat(masks)]
@@ -50,6 +62,7 @@ class SignalSFTTrainer(SFTTrainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         sig = inputs.pop(SIG_COLUMN, None)
+        real_tokens = inputs.pop(REAL_TOKENS, None)
         if sig is None or return_outputs or self.aux_loss_enabled:
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         inputs["use_cache"] = False
@@ -60,10 +73,10 @@ class SignalSFTTrainer(SFTTrainer):
         loss = -(outputs.log_probs * weights).sum() / torch.as_tensor(count).clamp(min=1)
         if self.args.average_tokens_across_devices and num_items_in_batch is not None:
             loss = loss * (self.accelerator.num_processes // self.get_tp_size())
-        self._record_token_metrics(outputs, inputs)
+        self._record_token_metrics(outputs, real_tokens)
         return loss
 
-    def _record_token_metrics(self, outputs: Any, inputs: dict[str, Any]) -> None:
+    def _record_token_metrics(self, outputs: Any, real_tokens: torch.Tensor | None) -> None:
         """The token accuracy, entropy and token count TRL logs for its own loss."""
         mode = "train" if self.model.training else "eval"
         gather = self.accelerator.gather_for_metrics
@@ -73,8 +86,6 @@ class SignalSFTTrainer(SFTTrainer):
                 (gather(outputs.entropy.detach().sum()).sum() / valid).item())
             self._metrics[mode]["mean_token_accuracy"].append(
                 (gather(outputs.is_top1.sum()).sum() / valid).item())
-        if mode == "train":
-            seen = inputs["attention_mask"].sum() if "attention_mask" in inputs else torch.tensor(
-                inputs["position_ids"].size(1), device=inputs["position_ids"].device)
-            self._total_train_tokens += gather(seen).sum().item() // self._tp_size
+        if mode == "train" and real_tokens is not None:
+            self._total_train_tokens += gather(real_tokens).sum().item() // self._tp_size
         self._metrics[mode]["num_tokens"] = [self._total_train_tokens]
