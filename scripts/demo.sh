@@ -67,7 +67,7 @@ proclab train grpo --config configs/train/tiny-cpu-grpo.yaml --set "data.records
 say "7-8. infer + evaluate the two students (HF backend, greedy) on held-out procedures"
 for student in sft grpo; do
   proclab eval run --backend hf --model "$TINY" --adapter "$OUT/train/$student" --data "$OUT/data" \
-    --split heldout_procedures --limit 24 --max-new-tokens 96 --batch-size 8 \
+    --split heldout_procedures --limit 24 --max-new-tokens 256 --batch-size 8 \
     --out "$OUT/eval/$student" --no-progress
 done
 proclab eval compare "$OUT/eval/sft" "$OUT/eval/grpo"

@@ -13,9 +13,9 @@ import json
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from proclab.configfile import read_yaml_mapping
 from proclab.errors import ConfigError, ErrorList, ProclabError
 from proclab.registry import suggest
 from proclab.scenarios.types import PERTURBATION_IDS
@@ -108,17 +108,7 @@ class DatasetConfig(_Strict):
 
 def load_config(path: str | Path) -> DatasetConfig:
     """Read and validate a build config; raises one error listing every problem found."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError("config file not found", where=str(path), fix="check the path")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(f"not valid YAML: {err}", where=where) from None
-    if not isinstance(raw, dict):
-        raise ConfigError("expected a mapping at the top level", where=str(path))
+    raw = read_yaml_mapping(path)
     return parse_config(raw, where=str(path))
 
 

@@ -46,7 +46,9 @@ def run_command(
     split: str | None = typer.Option(None, "--split", help="Split to evaluate ('pairs' = pairs)."),
     pairs: bool = typer.Option(False, "--pairs", help="Add the split's counterfactual pairs."),
     orders: str = typer.Option(REFERENCE_ORDER, "--orders", help="'all' or e.g. PSQ,SPQ."),
-    limit: int | None = typer.Option(None, "--limit", help="Only the first N records."),
+    limit: int | None = typer.Option(
+        None, "--limit", help="Only N records: a fixed sample spread over the split (hashed ids)."
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed for decoding and the bootstrap."),
     batch_size: int = typer.Option(8, "--batch-size", help="Prompts per batch (and per fsync)."),
     max_new_tokens: int = typer.Option(512, "--max-new-tokens"),

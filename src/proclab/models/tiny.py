@@ -7,12 +7,13 @@ Same arguments + same corpus + same library versions -> byte-identical files.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -91,9 +92,11 @@ class TinySpec:
             raise ErrorList(errors, what="invalid tiny-model size")
 
 
-def corpus_texts() -> list[str]:
+@functools.lru_cache(maxsize=1)
+def corpus_texts() -> tuple[str, ...]:
     """Training text for the tokenizer: every corpus procedure's title, description, step and
-    exception texts, plus its rendering in every house style (what prompts actually show)."""
+    exception texts, plus its rendering in every house style (what prompts actually show).
+    Computed once per process (rendering the corpus takes seconds; the corpus is package data)."""
     from proclab.procedures.corpus import load_corpus
     from proclab.procedures.styles import STYLES, render
 
@@ -103,7 +106,7 @@ def corpus_texts() -> list[str]:
         texts += [step.text for step in proc.all_steps()]
         texts += [exc.text for exc in proc.exceptions]
         texts += [render(proc, style_id) for style_id in sorted(STYLES)]
-    return [t for t in texts if t.strip()]
+    return tuple(t for t in texts if t.strip())
 
 
 def train_tokenizer(texts: Iterable[str], *, vocab_size: int, model_max_length: int) -> Any:
@@ -208,7 +211,7 @@ def build_tiny_model(
     return out
 
 
-def build_key(spec: TinySpec, texts: list[str]) -> str:
+def build_key(spec: TinySpec, texts: Sequence[str]) -> str:
     """A short hash of everything the built files depend on (args, text, recipe, versions)."""
     import tokenizers
     import torch

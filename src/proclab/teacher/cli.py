@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import yaml
 from rich.console import Console
 from rich.table import Table
 
-from proclab.errors import ConfigError
+from proclab.configfile import read_yaml_mapping
 
 _console = Console()
 
@@ -57,16 +56,7 @@ def app(
 def _read_config(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {}
-    if not path.is_file():
-        raise ConfigError("config file not found", where=str(path))
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"not valid YAML: {err}", where=str(path)) from None
-    if not isinstance(data, dict):
-        raise ConfigError("expected a mapping of option names to values", where=str(path))
-    return data
-
+    return read_yaml_mapping(path, allow_empty=True)
 
 def _print_summary(summary: dict[str, Any], out: Path) -> None:
     table = Table("perturbation", "samples", "kept", "keep rate",

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from proclab.configfile import read_yaml_mapping
 from proclab.errors import ConfigError, ErrorList, ProclabError
 from proclab.prompts.format import parse_order_list
 from proclab.registry import lookup
@@ -200,18 +201,7 @@ CONFIGS: dict[str, type[RunConfig]] = {"sft": SFTRunConfig, "grpo": GRPORunConfi
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """The raw mapping of a YAML config file; errors name the file (and line)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError("config file not found", where=str(path), fix="check the path")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise ConfigError(f"not valid YAML: {err}",
-                          where=f"{path}:{mark.line + 1}" if mark else str(path)) from None
-    if not isinstance(raw, dict):
-        raise ConfigError("expected a mapping at the top level", where=str(path))
-    return raw
+    return read_yaml_mapping(path)
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
