@@ -1,7 +1,8 @@
 """`--limit` takes a fixed sample spread over the split, not the first N lines."""
 
-from proclab.evaluate.data import limit_sample
 from tests.evaluate.eval_fakes import make_records
+
+from proclab.evaluate.data import limit_sample
 
 
 def test_limit_spreads_over_a_sorted_file_and_extends_by_prefix():
