@@ -34,7 +34,8 @@ def test_the_screen_takes_two_forwards_and_one_backward(tiny, pairs_path, qk_fix
     finally:
         handle.remove()
     assert calls[0] == 2
-    assert result.scores.shape == (2, 4)
+    config = model.config
+    assert result.scores.shape == (config.num_hidden_layers, config.num_attention_heads)
     exact = exact_head_effects(model, pair)
     assert result.ld_exp == pytest.approx(exact.ld_exp, abs=1e-4)
     assert result.ld_base == pytest.approx(exact.ld_base, abs=1e-4)

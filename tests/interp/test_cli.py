@@ -34,7 +34,9 @@ def test_heads_writes_scores_heatmaps_and_summary_then_compare(
     assert doc["schema_version"] == 1 and doc["config"]["model"] == str(tiny_model_dir)
     assert set(doc["conditions"]) == {"decision@final", "decision@scenario", "mapping@final"}
     final = doc["conditions"]["decision@final"]
-    assert list(final["heads"]) == [f"L{layer}.H{head}" for layer in range(2) for head in range(4)]
+    config = json.loads((tiny_model_dir / "config.json").read_text())
+    layers, heads = config["num_hidden_layers"], config["num_attention_heads"]
+    assert list(final["heads"]) == [f"L{i}.H{h}" for i in range(layers) for h in range(heads)]
     assert final["pairs"] == {"tried": 3, "kept": 3, "dropped_filter": 0, "dropped_unaligned": 0}
     assert doc["conditions"]["decision@scenario"]["pairs"]["dropped_unaligned"] == 1
     assert len(final["per_pair"]["delta"]) == 3 and len(final["per_pair"]["delta"][0]) == 2

@@ -99,8 +99,8 @@ def test_attention_summaries_read_eager_patterns_and_restore_sdpa(tiny, pairs_pa
     assert model.config._attn_implementation == "sdpa"
     patterns = final_patterns(model, pair.base, [1])
     assert model.config._attn_implementation == "sdpa"
-    assert patterns[1].shape == (4, len(pair.base))
-    assert patterns[1].sum(axis=1) == pytest.approx([1.0] * 4, abs=1e-5)
+    assert patterns[1].shape == (model.config.num_attention_heads, len(pair.base))
+    assert patterns[1].sum(axis=1) == pytest.approx([1.0] * model.config.num_attention_heads, abs=1e-5)
     out = summarize_heads(model, tok, [pair.base, pair.exp], [(1, 2), (0, 0)])
     assert list(out) == ["L1.H2", "L0.H0"]
     mass = out["L1.H2"]["mass"]

@@ -40,12 +40,13 @@ def test_patching_a_head_with_its_own_activation_gives_zero_exactly(tiny, encode
     model, _ = tiny
     pair = encoded[name]
     own = replace(pair, base=pair.exp)
+    n_heads = model.config.num_hidden_layers * model.config.num_attention_heads
     for effects in (exact_head_effects, naive_head_effects):
         result = effects(model, own)
-        assert result.delta.shape == (8,)
-        assert torch.equal(result.delta, torch.zeros(8))
+        assert result.delta.shape == (n_heads,)
+        assert torch.equal(result.delta, torch.zeros(n_heads))
     span = exact_head_effects(model, own, span="all" if name != "actor" else "last:6")
-    assert torch.equal(span.delta, torch.zeros(8))
+    assert torch.equal(span.delta, torch.zeros(n_heads))
 
 
 @pytest.mark.parametrize("name", ["order", "actor"])
@@ -62,7 +63,8 @@ def test_patching_every_head_at_the_final_position_reproduces_the_base_logits(
         # the metric here is how far the whole logit vector is from the base run's
         return (logits - base_logits).abs().amax(dim=-1)
 
-    every = [[(layer, head) for layer in range(2) for head in range(4)]]
+    layers, heads = model.config.num_hidden_layers, model.config.num_attention_heads
+    every = [[(layer, head) for layer in range(layers) for head in range(heads)]]
     far = generic_patch(model, pair, every, setter=replace_heads, metric=distance_to_base)
     assert far.ld_exp > 0.1  # unpatched, the experimental run is far from the base run
     assert far.patched[0].item() < 2e-4
