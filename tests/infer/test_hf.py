@@ -91,13 +91,15 @@ def test_stops_at_eos_and_strips_it(tiny_model_dir: Path) -> None:
     prompt = _prompts(1)
     free = backend.model.generate(
         input_ids=torch.tensor([backend.encode(prompt[0])]),
-        max_new_tokens=3, do_sample=False,
-    )[0, -3:].tolist()
-    backend.eos_ids = [free[1]]  # the model's own second token now ends the answer
+        max_new_tokens=8, do_sample=False,
+    )[0, -8:].tolist()
+    # the first token the model emits that it has not emitted before now ends the answer
+    stop = next(i for i in range(1, len(free)) if free[i] not in free[:i])
+    backend.eos_ids = [free[stop]]
     [gen] = backend.generate(prompt, GenerationConfig(max_new_tokens=8))
     assert gen.finish_reason == "stop"
-    assert gen.completion_tokens == 2
-    assert gen.text == backend.tokenizer.decode(free[:1], skip_special_tokens=True).strip()
+    assert gen.completion_tokens == stop + 1
+    assert gen.text == backend.tokenizer.decode(free[:stop], skip_special_tokens=True).strip()
 
 
 def test_satisfies_backend_protocol(backend: HFBackend) -> None:

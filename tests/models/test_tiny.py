@@ -130,4 +130,4 @@ def test_cli_bad_size_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     with pytest.raises(SystemExit) as info:
         main(["models", "tiny", "--out", str(tmp_path), "--hidden", "30"])
     assert info.value.code == 2
-    assert "hidden_size=30: must be divisible by num_heads=4" in capsys.readouterr().err
+    assert "hidden_size=30: must be divisible by num_heads=8" in capsys.readouterr().err

@@ -20,7 +20,7 @@ def tiny(
     ),
     layers: int = typer.Option(2, "--layers", help="Transformer layers."),
     hidden: int = typer.Option(64, "--hidden", help="Hidden size (a multiple of --heads)."),
-    heads: int = typer.Option(4, "--heads", help="Attention heads."),
+    heads: int = typer.Option(8, "--heads", help="Attention heads."),
     kv_heads: int = typer.Option(2, "--kv-heads", help="Key/value heads (divides --heads)."),
     vocab: int = typer.Option(2048, "--vocab", help="BPE vocabulary size, specials included."),
     seed: int = typer.Option(0, "--seed", help="Weight-initialisation seed."),
