@@ -2,7 +2,7 @@
 
 from tests.evaluate.eval_fakes import make_records
 
-from proclab.evaluate.data import limit_sample
+from proclab.dataset.records import limit_sample
 
 
 def test_limit_spreads_over_a_sorted_file_and_extends_by_prefix():

@@ -239,6 +239,16 @@ def _first_error(err: Exception) -> str:
     return str(err)
 
 
+def limit_sample(records: list[Instance], limit: int) -> list[Instance]:
+    """`limit` records spread over the whole split, in file order: what every `--limit` /
+    `limit:` option takes. Split files are sorted by perturbation, so the first N would be one
+    perturbation (and often one label); ranking by a hash of the id gives a fixed pseudo-random
+    sample whose prefix property lets a larger limit extend the work of a smaller one."""
+    ranked = sorted(range(len(records)),
+                    key=lambda i: hashlib.sha256(records[i].id.encode()).hexdigest())
+    return [records[i] for i in sorted(ranked[:limit])]
+
+
 def load_split(data_dir: str | Path, split: str) -> list[Instance]:
     """The records of one split (or "pairs") of a built dataset directory."""
     return read_jsonl(Path(data_dir) / f"{split}.jsonl")

@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from proclab.dataset.records import Instance, read_jsonl, read_parquet
+from proclab.dataset.records import Instance, limit_sample, read_jsonl, read_parquet
 from proclab.errors import ConfigError, DataError
 from proclab.registry import lookup
 
@@ -94,16 +94,6 @@ def load_eval_data(data: str | Path, split: str | None = None, *, pairs: bool = 
     _check_unique(records, path)
     return EvalData(records=records, files=files, sha256=files_sha256(files),
                     dataset_dir=dataset_dir)
-
-
-def limit_sample(records: list[Instance], limit: int) -> list[Instance]:
-    """`limit` records spread over the whole file, in file order. Split files are sorted by
-    perturbation, so the first N would be one perturbation (and often one label); ranking by a
-    hash of the id gives a fixed pseudo-random sample whose prefix property lets a larger
-    limit extend the log of a smaller one."""
-    ranked = sorted(range(len(records)),
-                    key=lambda i: hashlib.sha256(records[i].id.encode()).hexdigest())
-    return [records[i] for i in sorted(ranked[:limit])]
 
 
 def _check_unique(records: list[Instance], where: Path) -> None:

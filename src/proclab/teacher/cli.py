@@ -33,7 +33,7 @@ def app(
                                    help="Let an LLM confirm/correct the keyword signals."),
     validator_model: str = typer.Option(None, "--validator-model", help="Validator model."),
     taxonomy: str = typer.Option(None, "--taxonomy", help="Signal taxonomy name or YAML file."),
-    limit: int = typer.Option(None, "--limit", help="Use only the first N records."),
+    limit: int = typer.Option(None, "--limit", help="Use only N records: a fixed sample spread over the split."),
     cache: Path = typer.Option(None, "--cache", help="Response cache file."),
     config: Path = typer.Option(None, "--config", help="YAML file of these options."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print what would be sent; do nothing."),

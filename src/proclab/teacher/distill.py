@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from proclab.dataset.records import Instance, dumps, load_split
+from proclab.dataset.records import Instance, dumps, limit_sample, load_split
 from proclab.errors import ConfigError, ErrorList, ProclabError
 from proclab.procedures.trace import Verdict
 from proclab.prompts import build_messages, parse_verdict
@@ -72,7 +72,7 @@ class DistillConfig(BaseModel):
     validator: bool = False
     validator_model: str | None = None
     taxonomy: str = "reasoning_scaffolding"
-    limit: int | None = Field(None, ge=1, description="use only the first N records")
+    limit: int | None = Field(None, ge=1, description="use only N records, a fixed sample spread over the split")
     cache: Path | None = Field(None, description="response cache (default OUT/teacher-cache.sqlite)")
     price_per_mtok_in: float = Field(0.0, ge=0)
     price_per_mtok_out: float = Field(0.0, ge=0)
@@ -254,7 +254,7 @@ def _own(owned: list[Any], client_config: Any) -> Any:
 
 def _load_records(config: DistillConfig) -> list[Instance]:
     records = load_split(config.data, config.split)
-    return records[: config.limit] if config.limit else records
+    return limit_sample(records, config.limit) if config.limit else records
 
 
 def _data_sha256(config: DistillConfig) -> str:

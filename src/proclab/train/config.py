@@ -43,7 +43,10 @@ class DataSection(_Strict):
     train_split: str = "train"
     eval_split: str | None = None
     eval_sft_file: Path | None = None
-    limit: int | None = Field(None, ge=1, description="use only the first N training examples")
+    limit: int | None = Field(
+        None, ge=1, description="use only N training examples: the first N SFT rows; for GRPO "
+        "a fixed sample of records spread over the split"
+    )
     eval_limit: int | None = Field(None, ge=1)
     max_length: int = Field(4096, ge=16, description="longer examples are dropped (and counted)")
     # Prompt-order augmentation: "PSQ" (none), "all", or a comma list such as "PSQ,SPQ,QPS".

@@ -37,19 +37,16 @@ class GRPORecipe:
         from datasets import Dataset
 
         cfg = self.config
-        self.resume_from = runtime.prepare_output_dir(cfg, resume)
-        base = runtime.resolve_base(cfg.model)
-        self.tokenizer = runtime.load_tokenizer(base)
-        model = runtime.load_base_model(base, cfg)
-        peft_config = runtime.lora_config(cfg, model)
+        run = runtime.setup_run(cfg, resume)
+        self.resume_from, self.tokenizer = run.resume_from, run.tokenizer
         rows, self.stats["train"] = grpo_prompts(
             _records(cfg), self.tokenizer, orders=cfg.data.orders(),
             order_mode=cfg.data.order_mode,
             max_prompt_tokens=cfg.data.max_length - cfg.grpo.max_completion_length,
             seed=cfg.seed)
-        self.trainer = _build_trainer(cfg, model, self.tokenizer, peft_config,
+        self.trainer = _build_trainer(cfg, run.model, self.tokenizer, run.peft_config,
                                       Dataset.from_list(rows), self.reward_funcs, self.callbacks)
-        runtime.write_manifest(cfg, status="running", base_model=base,
+        runtime.write_manifest(cfg, status="running", base_model=run.base,
                                data={k: s.as_dict() for k, s in self.stats.items()})
 
     def train(self) -> dict[str, float]:
@@ -60,10 +57,10 @@ class GRPORecipe:
 
 
 def _records(cfg: GRPORunConfig) -> list[Any]:
-    from proclab.dataset.records import load_split
+    from proclab.dataset.records import limit_sample, load_split
 
     records = load_split(cfg.data.records, cfg.data.train_split)  # type: ignore[arg-type]
-    return records[: cfg.data.limit] if cfg.data.limit else records
+    return limit_sample(records, cfg.data.limit) if cfg.data.limit else records
 
 
 def _build_trainer(cfg: GRPORunConfig, model: Any, tokenizer: Any, peft_config: Any, train: Any,

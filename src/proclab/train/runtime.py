@@ -125,6 +125,28 @@ def lora_config(config: RunConfig, model: Any) -> Any:
     )
 
 
+@dataclass(frozen=True)
+class Setup:
+    """What every recipe's `setup` starts from: the checkpoint to resume (if any), the resolved
+    base model name, its tokenizer, the loaded base model and the LoRA config for it."""
+
+    resume_from: str | None
+    base: str
+    tokenizer: Any
+    model: Any
+    peft_config: Any
+
+
+def setup_run(config: RunConfig, resume: str | None) -> Setup:
+    """Check the output folder, then load tokenizer, base model and LoRA config (in that order,
+    so a refused output folder costs no model load)."""
+    resume_from = prepare_output_dir(config, resume)
+    base = resolve_base(config.model)
+    tokenizer = load_tokenizer(base)
+    model = load_base_model(base, config)
+    return Setup(resume_from, base, tokenizer, model, lora_config(config, model))
+
+
 def common_args(config: RunConfig, *, has_eval: bool) -> dict[str, Any]:
     """TrainingArguments fields shared by SFTConfig and GRPOConfig."""
     log = config.logging

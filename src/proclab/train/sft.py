@@ -35,15 +35,12 @@ class SFTRecipe:
     def setup(self, resume: str | None = None) -> None:
         """Check the output folder, load model and data, build the trainer."""
         cfg = self.config
-        self.resume_from = runtime.prepare_output_dir(cfg, resume)
-        base = runtime.resolve_base(cfg.model)
-        self.tokenizer = runtime.load_tokenizer(base)
-        self.model = runtime.load_base_model(base, cfg)
-        peft_config = runtime.lora_config(cfg, self.model)
+        run = runtime.setup_run(cfg, resume)
+        self.resume_from, self.tokenizer, self.model = run.resume_from, run.tokenizer, run.model
         train, evaluation = self._datasets()
-        self.trainer = build_trainer(cfg, self.model, self.tokenizer, peft_config, train,
+        self.trainer = build_trainer(cfg, self.model, self.tokenizer, run.peft_config, train,
                                       evaluation, self.callbacks)
-        runtime.write_manifest(cfg, status="running", base_model=base,
+        runtime.write_manifest(cfg, status="running", base_model=run.base,
                                data={k: s.as_dict() for k, s in self.stats.items()})
 
     def _datasets(self) -> tuple[Any, Any]:
