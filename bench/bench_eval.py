@@ -235,9 +235,9 @@ def markdown(r: dict[str, float | int | str]) -> str:
         f"{r['identical_outputs']}/{r['prompts']}.",
         "",
         "Notes: on a shared machine wall times carry contention; process CPU time is given "
-        "beside them. Where the time goes: each "
-        "prompt is prefilled alone (the unmasked causal kernel; a padded batch prefill costs "
-        "~3x more here), then decoding runs batched on a static KV cache. With ~2k-token "
+        "beside them. Where the time goes: each prompt is prefilled alone (the unmasked "
+        "causal kernel, which a padded batch would lose), then decoding runs batched on a "
+        "static KV cache. With ~2k-token "
         "prompts the tiny model is attention-bound (the KV cache is as wide as its hidden "
         "state), so batching amortises per-step overhead but not per-row attention; the "
         "ratio grows with the number of new tokens (prefill is a fixed per-prompt cost).",
