@@ -15,7 +15,15 @@ import pydantic
 import yaml
 
 from proclab.errors import DataError, ErrorList, ProcedureError, ProclabError
-from proclab.procedures.schema import ContextVar, Procedure, ProcedureException, Step
+from proclab.procedures.schema import (
+    ContextVar,
+    Procedure,
+    ProcedureException,
+    Scene,
+    Step,
+    StepTiming,
+    ValueNarration,
+)
 from proclab.procedures.trace import Context, Trace
 from proclab.procedures.validate import Path_, SourceMap, format_path, validate_procedure
 from proclab.registry import suggest
@@ -189,6 +197,12 @@ def _model_at(path: Path_) -> type[pydantic.BaseModel]:
             model = ProcedureException
         elif prev == "context":
             model = ContextVar
+        elif part == "timing":
+            model = StepTiming
+        elif part == "scene":
+            model = Scene
+        elif part == "narration" and model is ContextVar:
+            model = ValueNarration
     return model
 
 
