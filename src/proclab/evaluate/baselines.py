@@ -19,6 +19,7 @@ from proclab.dataset.records import Instance
 from proclab.errors import ConfigError, DataError
 from proclab.evaluate.data import SURFACE_PROBE, EvalData
 from proclab.infer.base import Generation, GenerationConfig, Message
+from proclab.limits import jsonl_lines
 from proclab.procedures.checker import check
 from proclab.procedures.corpus import get_procedure
 from proclab.procedures.schema import Procedure
@@ -60,15 +61,12 @@ def majority_label(labels: Iterable[str]) -> Verdict:
 
 def _file_labels(path: Path) -> list[str]:
     labels = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                labels.append(json.loads(line)["label"])
-            except (json.JSONDecodeError, KeyError, TypeError):
-                raise DataError("not a dataset record with a label", where=f"{path}:{lineno}",
-                                fix="rebuild the dataset with `proclab dataset build`") from None
+    for lineno, line in jsonl_lines(path):
+        try:
+            labels.append(json.loads(line)["label"])
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise DataError("not a dataset record with a label", where=f"{path}:{lineno}",
+                            fix="rebuild the dataset with `proclab dataset build`") from None
     return labels
 
 

@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from proclab.errors import ConfigError
 from proclab.prompts import REFERENCE_ORDER
+from proclab.yamlsafe import load_yaml
 
 if TYPE_CHECKING:
     from proclab.evaluate.logs import Results
@@ -31,7 +31,7 @@ def parse_options(pairs: list[str]) -> dict[str, object]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"bad --option {item!r}", fix="write it as KEY=VALUE")
-        out[key.strip()] = yaml.safe_load(value) if value else ""
+        out[key.strip()] = load_yaml(value, where=f"--option {key.strip()}") if value else ""
     return out
 
 

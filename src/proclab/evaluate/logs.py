@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from proclab.errors import DataError
+from proclab.limits import jsonl_lines
 from proclab.procedures.trace import Verdict
 
 SCHEMA_VERSION = 1
@@ -158,12 +159,8 @@ def read_samples(path: Path) -> list[SampleLog]:
     no newline is a write cut short by a kill and is ignored. Bad lines name file and line."""
     if not path.is_file():
         return []
-    data = path.read_bytes()
-    whole = data[: data.rfind(b"\n") + 1]
     samples: list[SampleLog] = []
-    for lineno, line in enumerate(whole.splitlines(), start=1):
-        if not line.strip():
-            continue
+    for lineno, line in jsonl_lines(path, skip_partial_tail=True):
         try:
             samples.append(SampleLog.model_validate_json(line))
         except ValidationError as err:
