@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from proclab import __version__
-from proclab.dataset.records import Instance
 from proclab.errors import ConfigError, ProclabError
 from proclab.evaluate.analysis import analyze
 from proclab.evaluate.config import EvalConfig
@@ -37,6 +36,7 @@ from proclab.evaluate.logs import (
     read_samples,
     write_json_atomic,
 )
+from proclab.evaluate.records import EvalRecord
 from proclab.infer.base import Generation
 from proclab.prompts import build_messages, parse_verdict
 from proclab.registry import lookup
@@ -108,14 +108,14 @@ def prepare_run_dir(out: Path, config: EvalConfig, data_sha256: str, *,
     return record
 
 
-def prompt_messages(rec: Instance, order: str) -> list[dict[str, str]]:
+def prompt_messages(rec: EvalRecord, order: str) -> list[dict[str, str]]:
     """The chat prompt of a record in one block order (the reference format)."""
     fields = {"id": rec.id, "procedure_text": rec.procedure_text,
               "scenario_text": rec.scenario_text, "question": rec.question}
     return build_messages(fields, order=order)
 
 
-def _sample(rec: Instance, order: str, messages: list[dict[str, str]], gen: Generation,
+def _sample(rec: EvalRecord, order: str, messages: list[dict[str, str]], gen: Generation,
             latency: float) -> SampleLog:
     parsed = parse_verdict(gen.text)
     return SampleLog(
@@ -124,10 +124,11 @@ def _sample(rec: Instance, order: str, messages: list[dict[str, str]], gen: Gene
         procedure_id=rec.procedure_id, perturbation=rec.perturbation, source=rec.source,
         domain=rec.domain, pair_id=rec.pair_id, pair_role=rec.pair_role,
         finish_reason=gen.finish_reason, completion_tokens=gen.completion_tokens,
+        group_id=rec.group_id, meta=rec.meta,
     )
 
 
-def _answer_all(todo: list[tuple[Instance, str]], evaluator: Evaluator, config: EvalConfig,
+def _answer_all(todo: list[tuple[EvalRecord, str]], evaluator: Evaluator, config: EvalConfig,
                 writer: SampleWriter, progress: Progress | None, done0: int, total: int) -> int:
     """Answer `todo` in batches, appending each finished batch; returns samples written.
     Samples whose generation reports an error are left out (a rerun retries them)."""
@@ -169,7 +170,8 @@ def run_eval(config: EvalConfig, out: str | Path, *, overwrite: bool = False,
     write results.json. `evaluator` replaces the registry's (tests, custom models)."""
     out = Path(out)
     factory = lookup(EVALUATORS, config.backend, kind="backend") if evaluator is None else None
-    data = load_eval_data(config.data, config.split, pairs=config.pairs, limit=config.limit)
+    data = load_eval_data(config.data, config.split, pairs=config.pairs, limit=config.limit,
+                          field_map=config.map, label_map=config.label_map)
     run = prepare_run_dir(out, config, data.sha256, overwrite=overwrite)
     wanted = [(rec, order) for rec in data.records for order in config.orders]
     done = {s.key for s in read_samples(out / SAMPLES_FILE)}
@@ -193,7 +195,7 @@ def run_eval(config: EvalConfig, out: str | Path, *, overwrite: bool = False,
     return RunOutcome(results=results, out=out, new_samples=new)
 
 
-def _score(todo: list[tuple[Instance, str]], total: int, evaluator: Evaluator,
+def _score(todo: list[tuple[EvalRecord, str]], total: int, evaluator: Evaluator,
            config: EvalConfig, log_path: Path, progress: Progress | None) -> int:
     """Answer and log `todo`; any failure becomes an EvalAborted that says the log is valid."""
     done0 = total - len(todo)
@@ -231,7 +233,8 @@ def build_results(config: EvalConfig, data: EvalData, out: Path, run: dict[str, 
     if not samples:
         raise EvalAborted("no sample has been scored yet", where=str(out / SAMPLES_FILE),
                           fix="rerun the same command")
-    analysis = analyze(samples, config.orders, resamples=config.resamples, seed=config.seed)
+    analysis = analyze(samples, config.orders, resamples=config.resamples, seed=config.seed,
+                       breakdown=config.breakdown, mapped=data.mapping is not None)
     public = config.public()
     if evaluator_info:
         public["evaluator"] = evaluator_info
@@ -241,17 +244,21 @@ def build_results(config: EvalConfig, data: EvalData, out: Path, run: dict[str, 
         config_sha256=run["identity_sha256"],
         git_hash=git_hash(),
         data=DataInfo(path=config.data, split=config.split, pairs=config.pairs,
-                      sha256=data.sha256, records=len(data.records)),
+                      sha256=data.sha256, records=len(data.records), mapping=data.mapping),
         seed=config.seed,
         n=analysis.n,
         n_expected=len(wanted),
         complete=analysis.n == len(wanted),
-        bootstrap=BootstrapInfo(resamples=config.resamples, seed=config.seed),
+        bootstrap=BootstrapInfo(resamples=config.resamples, seed=config.seed,
+                                cluster="group_id" if data.mapping else "procedure_id",
+                                clusters=analysis.clusters),
         metrics=analysis.metrics,
         per_class=analysis.per_class,
         grid=analysis.grid,
         pairs=analysis.pairs,
         orders=analysis.orders,
+        breakdowns=analysis.breakdowns,
+        not_applicable=analysis.not_applicable,
         started_at=run["started_at"],
         finished_at=_now(),
     )
