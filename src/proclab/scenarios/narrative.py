@@ -1,36 +1,53 @@
 """Trace -> past-tense scenario: named people with roles, the context facts, one sentence per
 event with a time cue, and neutral filler, in one of four modes.
 
-Every choice is keyed (see `keyed.py`): a step's template by its step id, a cue by its
-position. Rendering a counterfactual pair with the same seed therefore gives texts that differ
-only where the traces differ. The alignment (`Rendered.events`) records each event's sentence
-span, time cue and the phrase that states it, for the round-trip check.
+Every event is told with one of its step's authored narration phrases (`phrasing.py`), every
+fact with its value's authored sentence; step text appears only in quote templates, which only
+the adversarial-noncompliant bundle uses. Times come from `timeline.py` (step timings, scenes).
+
+Every choice is keyed (see `keyed.py`): a step's phrase and template by its step id, a cue by
+its position. Rendering a counterfactual pair with the same seed therefore gives texts that
+differ only where the traces differ. The alignment (`Rendered.events`) records each event's
+sentence span, time cue and the phrase that states it, for the round-trip check.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Literal
 
-from proclab.errors import ProclabError
 from proclab.procedures.schema import Procedure
 from proclab.procedures.styles.wording import join_words, role_name
 from proclab.procedures.trace import Context, Event, Trace
+from proclab.scenarios.filler import asides, with_cue
 from proclab.scenarios.keyed import Keyed
-from proclab.scenarios.lexicon import Template, load_lexicon
-from proclab.scenarios.phrasing import fact_sentence, paraphrase, phrase_for, to_past
+from proclab.scenarios.lexicon import load_lexicon
+from proclab.scenarios.phrasing import fact_sentence, pick_phrase, quote_text
 from proclab.scenarios.plan import layout
+from proclab.scenarios.timeline import (
+    Timeline,
+    clock,
+    number_word,
+    part_of_day,
+    plan_timeline,
+    resolve_scene,
+)
+from proclab.scenarios.types import RenderError
+
+__all__ = ["MODES", "BASE_RATES", "FORCED", "RenderError", "Rendered", "EventSpan", "Style",
+           "draw_style", "render_scenario"]
 
 Mode = Literal["plain", "paraphrase", "adversarial_compliant", "adversarial_noncompliant"]
 MODES: tuple[str, ...] = ("plain", "paraphrase", "adversarial_compliant", "adversarial_noncompliant")
 
-# How often each surface feature appears when a mode does not force it.
+# How often each surface feature appears when a mode does not force it. Quoting the procedure
+# comes only with the adversarial-noncompliant bundle (forced, or balanced onto COMPLIANT).
 BASE_RATES: dict[str, float] = {
     "paraphrase": 0.15,
-    "verbatim": 0.15,
+    "verbatim": 0.0,
     "reassure": 0.2,
     "mishap": 0.3,
     "clock": 0.3,
@@ -44,26 +61,18 @@ FORCED: dict[str, frozenset[str]] = {
     # that out-of-order telling says nothing about the label).
     "adversarial_noncompliant": frozenset({"reassure", "verbatim", "clock", "shuffle"}),
 }
-# Neutral filler sentences in every scenario (uniform count), before length padding.
-_FILLERS = (0, 7)
-# Share of a length deficit (a dropped step) made up with extra filler. Padding fully hides the
-# deficit from a length classifier but makes the filler count a label cue for a bag-of-words
-# one; no padding does the reverse. Measured with the dataset build's own probes (default
-# config, held-out splits, worst split): 1-3 base fillers + full padding gave bag-of-words
-# 0.64 / length 0.50; 0-5 + half 0.59 / 0.56; 0-7 + three quarters 0.60 / 0.53.
-PAD_SHARE = 0.75
-
-
-class RenderError(ProclabError):
-    """A trace cannot be told (unknown step or role)."""
+BARE_SHARE = 0.6  # sentences told with a kind's first template, the bare "{name} {p}"
+QUOTE_SHARE = 0.35  # steps quoted in a verbatim rendering (at least one)
+VOICE_SHARE = 0.5  # paraphrase: sentences told with a voice / clause-order template
+MID_CUE_SHARE = 0.3  # paraphrase: sequence cue moved after the name ("Dana then ...")
 
 
 @dataclass(frozen=True)
 class Style:
     """Which surface features a rendering uses."""
 
-    paraphrase: bool = False  # lexicon re-wording and voice/clause-order templates
-    verbatim: bool = False  # about half the steps quoted in the procedure's own words
+    paraphrase: bool = False  # non-first authored phrasings, voice and clause-order templates
+    verbatim: bool = False  # some steps also quoted in the procedure's own words
     reassure: bool = False  # "per protocol" prefixes and a confident remark
     mishap: bool = False  # failure-sounding sentences about irrelevant things
     clock: bool = False  # clock times as the time cues
@@ -100,7 +109,8 @@ class EventSpan:
     start: int
     end: int
     time_cue: str
-    clock: int | None  # minutes after midnight (clock style), else None
+    clock: int | None  # minutes after midnight when the cue states a time, else None
+    day: int  # working days after the first event's day
     anchor: str  # the phrase that states the event
     template: str
 
@@ -128,36 +138,47 @@ class _Teller:
     keyed: Keyed
     style: Style
     names: dict[str, str]
-    timeline: tuple[list[int], int]  # clock time per event, rotation of the telling
-
-    @property
-    def times(self) -> list[int]:
-        return self.timeline[0]
-
-    @property
-    def order(self) -> list[int]:
-        """Event indices in the order they are told."""
-        n, rot = len(self.times), self.timeline[1]
-        return [*range(rot, n), *range(rot)]
+    timeline: Timeline
+    quoted: str | None  # the step every verbatim rendering quotes (others by chance)
 
     def sentence(self, pos: int, i: int, ev: Event) -> tuple[str, EventSpan]:
         """The sentence telling event `i` at narrative position `pos`, and its alignment.
         Cues and prefixes are keyed by position, so a pair's swap leaves them in place."""
-        lex = load_lexicon().templates
-        if self.style.clock:
-            pool = lex.flashback_cues if self.timeline[1] and i == 0 else lex.clock_cues
-            cue = self.keyed.pick(f"cue{pos}", pool).format(t=_clock(self.times[i]))
-        else:
-            cue = self.keyed.pick(f"cue{pos}", lex.first_cues if pos == 0 else lex.next_cues)
+        cue, timed = self.cue(pos, i)
         body, anchor, tid = self.body(ev)
+        name = self.names.get(ev.actor or "", "\0")
+        if (self.style.paraphrase and not timed and pos and tid.endswith(".plain")
+                and self.keyed.chance(f"mid{pos}", MID_CUE_SHARE)):
+            mid = self.keyed.pick(f"midcue{pos}", load_lexicon().templates.mid_cues)
+            body, cue, tid = body.replace(name, f"{name} {mid}", 1), "", tid + "+mid"
         prefix = ""
         if self.style.reassure:
-            forced = self.keyed.randint("rs_force", 0, max(len(self.times) - 1, 0))
+            forced = self.keyed.randint("rs_force", 0, max(len(self.timeline.minutes) - 1, 0))
             if pos == forced or self.keyed.chance(f"rs{pos}", 0.35):
                 prefix = self.keyed.pick(f"rp{pos}", load_lexicon().cues.reassure)
-        name = self.names.get(ev.actor or "", "\0")
-        clock = self.times[i] if self.style.clock else None
-        return _compose(cue, prefix, body, name), EventSpan(i, 0, 0, cue, clock, anchor, tid)
+        minute = self.timeline.minutes[i] if timed else None
+        span = EventSpan(i, 0, 0, cue, minute, self.timeline.days[i], anchor, tid)
+        return _compose(cue, prefix, body, name), span
+
+    def cue(self, pos: int, i: int) -> tuple[str, bool]:
+        """The time cue of event `i` told at `pos`, and whether it states a clock time."""
+        lex = load_lexicon().templates
+        tl = self.timeline
+        prev_day = tl.days[tl.order[pos - 1]] if pos else 0
+        day, key = tl.days[i], f"cue{pos}"
+        t = clock(tl.minutes[i])
+        if tl.rotation and i == 0 and pos:  # the flashback to the first event
+            pool = lex.day_cues.flashback if day != prev_day else lex.flashback_cues
+            return self.keyed.pick(key, pool).format(t=t), True
+        if day > prev_day:
+            gap = day - prev_day
+            pool = lex.day_cues.next if gap == 1 else lex.day_cues.later
+            text = self.keyed.pick(key, pool).format(t=t, weekday=tl.weekday(day),
+                                                     n=number_word(gap))
+            return text, True
+        if self.style.clock:
+            return self.keyed.pick(key, lex.clock_cues).format(t=t), True
+        return self.keyed.pick(key, lex.first_cues if pos == 0 else lex.next_cues), False
 
     def body(self, ev: Event) -> tuple[str, str, str]:
         """(clause, anchor, template id) for one event, without cue or final period."""
@@ -169,32 +190,18 @@ class _Teller:
         step = layout(self.procedure).cp.steps.get(ev.step)
         if step is None:
             raise RenderError(f"event names unknown step {ev.step!r}", where=self.procedure.id)
-        phrase = phrase_for(step.text)
         sid = step.id
-        if self.style.verbatim and phrase.imperative and self.keyed.chance(f"vb:{sid}", 0.5):
+        phrase = pick_phrase(step, self.procedure.id, self.keyed, paraphrase=self.style.paraphrase)
+        if self.style.verbatim and (sid == self.quoted or self.keyed.chance(f"vb:{sid}", QUOTE_SHARE)):
             tpl = self.keyed.pick(f"qt:{sid}", lex.quote)
-            return tpl.text.format(name=name, q=phrase.quote), phrase.quote, tpl.id
-        base, past = phrase.base, phrase.past
-        if self.style.paraphrase and phrase.imperative:
-            base = paraphrase(base, self.keyed, sid)
-            past = to_past(base)
-        pool = self._pool(step.kind, phrase.imperative, sid)
-        usable = [t for t in pool if t.form != "past" or past is not None]
-        tpl = self.keyed.pick(f"tp:{sid}", usable)
-        text = past if tpl.form == "past" and past is not None else base
-        return tpl.text.format(name=name, p=text), text, tpl.id
-
-    def _pool(self, kind: str, imperative: bool, sid: str) -> Sequence[Template]:
-        lex = load_lexicon().templates
-        if not imperative:
-            return lex.step["internal"] if kind == "internal" else lex.statement
-        if self.style.paraphrase and self.keyed.chance(f"pv:{sid}", 0.5):
-            return lex.paraphrase
-        return lex.step["action" if kind == "internal" else kind]
-
-
-def _clock(minutes: int) -> str:
-    return f"{minutes // 60}:{minutes % 60:02d}"
+            return tpl.text.format(name=name, p=phrase, q=quote_text(step.text)), phrase, tpl.id
+        if self.style.paraphrase and self.keyed.chance(f"pv:{sid}", VOICE_SHARE):
+            tpl = self.keyed.pick(f"tp:{sid}", lex.paraphrase)
+        elif self.keyed.chance(f"tb:{sid}", BARE_SHARE):
+            tpl = lex.step[step.kind][0]
+        else:
+            tpl = self.keyed.pick(f"tp:{sid}", lex.step[step.kind][1:])
+        return tpl.text.format(name=name, p=phrase), phrase, tpl.id
 
 
 def _compose(cue: str, prefix: str, body: str, name: str) -> str:
@@ -230,23 +237,17 @@ def _cast(procedure: Procedure, keyed: Keyed) -> tuple[dict[str, str], dict[str,
     return first, full, intro
 
 
-def _extras(procedure: Procedure, keyed: Keyed, style: Style, names: list[str], pad: int) -> list[str]:
-    """Filler, mishap and remark sentences, in the order they will be placed."""
-    lex = load_lexicon()
-    fillers = lex.fillers_for(procedure.domain)
-    mean = sum(map(len, fillers)) / len(fillers)
-    count = keyed.randint("nfill", *_FILLERS)
-    # Pad towards the length of the reference trace: a dropped step must not shorten the story.
-    count += max(0, round(PAD_SHARE * pad / (mean + 1)))
-    out = keyed.sample("fill", fillers, count)
-    if style.mishap:
-        cues = keyed.sample("mishap", lex.cues.mishaps + lex.cues.hedges, 2)
-        for j in range(1 + keyed.chance("mishap2", 0.4)):
-            out.append(cues[j].format(name=keyed.pick(f"mishap_name{j}", names)))
-    if style.reassure and keyed.chance("remark", 0.5):
-        out.append(keyed.pick("remark_text", lex.cues.remarks).format(
-            name=keyed.pick("remark_name", names)))
-    return out
+def _timeline(procedure: Procedure, trace: Trace, context: Context, keyed: Keyed,
+              style: Style) -> Timeline:
+    steps = layout(procedure).cp.steps
+    keys, timings, seen = [], [], set()
+    for i, ev in enumerate(trace.events):
+        key = ev.step if ev.step is not None and ev.step not in seen else f"event{i}"
+        seen.add(key)
+        keys.append(key)
+        timings.append(steps[ev.step].timing if ev.step in steps else None)
+    window = resolve_scene(procedure, context)
+    return plan_timeline(keys, timings, window, keyed, shuffle=style.shuffle)
 
 
 def render_scenario(
@@ -268,45 +269,40 @@ def render_scenario(
         raise RenderError(f"events name roles {unknown} that procedure {procedure.id} lacks")
     first, full, intro = _cast(procedure, keyed)
     n = len(trace.events)
-    teller = _Teller(procedure, keyed, style, first, _timeline(keyed, n, style))
+    timeline = _timeline(procedure, trace, context, keyed, style)
+    told = [ev.step for ev in trace.events if ev.step is not None]
+    quoted = min(told, key=lambda s: keyed.bits(f"vbrank:{s}")) if told else None
+    teller = _Teller(procedure, keyed, style, first, timeline, quoted)
     facts = [
-        fact_sentence(name, var, context.get(name, var.default), keyed)
+        fact_sentence(name, var, context.get(name, var.default))
         for name, var in procedure.context.items()
     ]
-    extras = _extras(procedure, keyed, style, list(first.values()), pad_chars)
+    extras = asides(procedure, keyed, mishap=style.mishap, reassure=style.reassure,
+                    names=list(first.values()), pad=pad_chars)
     slot_of = [keyed.randint(f"slot{j}", 0, n) for j in range(len(extras))]
     sentences: list[tuple[str, EventSpan | None]] = [
-        (_opening(procedure, keyed, style), None),
+        (_opening(procedure, keyed, timeline), None),
         (intro, None),
         *((f, None) for f in facts),
     ]
-    order = teller.order
+    order = timeline.order
     for pos in range(n + 1):
-        sentences += [(extras[j], None) for j in range(len(extras)) if slot_of[j] == pos]
+        for j in (j for j in range(len(extras)) if slot_of[j] == pos):
+            cued = pos > 0 and not style.clock
+            text = with_cue(extras[j], keyed, f"fcue{j}") if cued else extras[j].text
+            sentences.append((text, None))
         if pos < n:
             sentences.append(teller.sentence(pos, order[pos], trace.events[order[pos]]))
     return _assemble(sentences, first, full, facts, style)
 
 
-def _timeline(keyed: Keyed, n: int, style: Style) -> tuple[list[int], int]:
-    """Clock times of the n events (true order, 3-14 minutes apart) and the rotation of an
-    out-of-order telling (0: told in order)."""
-    times = [keyed.randint("t0", 7 * 12, 15 * 12) * 5] if n else []
-    for i in range(1, n):
-        times.append(times[-1] + keyed.randint(f"dt{i}", 3, 14))
-    rot = keyed.randint("rot", 1, n - 1) if style.shuffle and n >= 2 else 0
-    return times, rot
-
-
-def _opening(procedure: Procedure, keyed: Keyed, style: Style) -> str:
+def _opening(procedure: Procedure, keyed: Keyed, timeline: Timeline) -> str:
+    """Names the first event's weekday and part of day (so it agrees with the scene)."""
     lex = load_lexicon().templates
-    start = keyed.randint("t0", 7 * 12, 15 * 12) * 5  # the first event's clock time
-    parts = ["morning", "afternoon", "evening"]
-    # With clock times the part of day must agree with them; otherwise any part will do.
-    part = parts[(start >= 720) + (start >= 1020)] if style.clock else keyed.pick("part", parts)
+    start = timeline.minutes[0] if timeline.minutes else 9 * 60
     place = keyed.pick("place", load_lexicon().scenery[procedure.domain].places)
     return keyed.pick("opening", lex.openings).format(
-        day=keyed.pick("day", lex.days), part=part, place=place
+        day=timeline.weekday(0), part=part_of_day(start), place=place
     )
 
 
@@ -323,7 +319,7 @@ def _assemble(
     for text, span in sentences:
         if span is not None:
             spans.append(EventSpan(span.index, offset, offset + len(text), span.time_cue,
-                                   span.clock, span.anchor, span.template))
+                                   span.clock, span.day, span.anchor, span.template))
         parts.append(text)
         offset += len(text) + 1
     return Rendered(

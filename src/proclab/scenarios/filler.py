@@ -1,0 +1,62 @@
+"""The sentences of a scenario that tell no event: neutral filler, and the named asides the
+adversarial bundles add (failure-sounding mishaps and hedges, confident remarks).
+
+Filler names nobody and tells no act; it pads a scenario towards its reference length so a
+dropped step does not shorten the story. Outside clock renderings a filler moment (something
+that happened, not how things were) after the first event opens with a sequence cue as often as
+an event sentence does ("Later, rain ran down the windows."), so cue words count sentences, not
+only events: with one event fewer and one filler line more, the share of cue words, which a
+bag-of-words probe would otherwise read as a label cue, changes less. Mishaps, hedges and remarks do name people (what they say is
+about them) and are label-neutral by balance, not by content (see `generate.py`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from proclab.procedures.schema import Procedure
+from proclab.scenarios.keyed import Keyed
+from proclab.scenarios.lexicon import load_lexicon
+
+# Neutral filler sentences in every scenario (uniform count), before length padding.
+FILLERS = (0, 7)
+# Share of a length deficit (a dropped step) made up with extra filler. Padding fully hides the
+# deficit from a length classifier but makes the filler count a label cue for a bag-of-words
+# one; no padding does the reverse (measured with the dataset build's probes: docs in README).
+PAD_SHARE = 0.75
+
+
+@dataclass(frozen=True)
+class Aside:
+    """One non-event sentence and whether it may open with a sequence cue (a filler moment)."""
+
+    text: str
+    cueable: bool
+
+
+def asides(procedure: Procedure, keyed: Keyed, *, mishap: bool, reassure: bool,
+           names: list[str], pad: int) -> list[Aside]:
+    """Filler (with padding worth about `pad` characters), then any mishaps and remarks."""
+    lex = load_lexicon()
+    pool = lex.fillers_for(procedure.domain)
+    mean = sum(len(line) for line, _ in pool) / len(pool)
+    count = keyed.randint("nfill", *FILLERS) + max(0, round(PAD_SHARE * pad / (mean + 1)))
+    out = [Aside(line, moment) for line, moment in keyed.sample("fill", pool, count)]
+    if mishap:
+        cues = keyed.sample("mishap", lex.cues.mishaps + lex.cues.hedges, 2)
+        for j in range(1 + keyed.chance("mishap2", 0.4)):
+            out.append(Aside(cues[j].format(name=keyed.pick(f"mishap_name{j}", names)), False))
+    if reassure and keyed.chance("remark", 0.5):
+        line = keyed.pick("remark_text", lex.cues.remarks)
+        out.append(Aside(line.format(name=keyed.pick("remark_name", names)), False))
+    return out
+
+
+def with_cue(aside: Aside, keyed: Keyed, key: str) -> str:
+    """A filler moment opened by a sequence cue drawn as an event sentence's would be."""
+    if not aside.cueable:
+        return aside.text
+    cue = keyed.pick(key, load_lexicon().templates.next_cues)
+    if not cue:
+        return aside.text
+    return f"{cue} {aside.text[:1].lower()}{aside.text[1:]}"
