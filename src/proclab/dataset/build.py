@@ -27,6 +27,7 @@ from proclab.dataset.dedup import Deduper, DedupItem, DedupStats
 from proclab.dataset.pairs import PairBuilder
 from proclab.dataset.probes import SurfaceProbe, run_probes
 from proclab.dataset.records import Instance, ProcedureTexts, make_instance
+from proclab.dataset.filler_share import filler_recurrence
 from proclab.dataset.splits import BuildPlan, CohortPlan, HouseStyles, make_plan
 from proclab.errors import ConfigError
 from proclab.procedures.schema import Procedure
@@ -74,6 +75,7 @@ class BuildResult:
     audit: dict[str, Any] = field(default_factory=dict)
     probes: dict[str, Any] = field(default_factory=dict)
     surface: SurfaceProbe | None = None
+    filler: dict[str, Any] = field(default_factory=dict)  # recurrence of filler lines
     timings: Timings = field(default_factory=lambda: Timings())
 
 
@@ -110,6 +112,8 @@ def build(
     with result.timings.stage("pairs"):
         pairs = PairBuilder(up.generate_pairs, texts)
         result.pairs = [p for cohort in plan.cohorts for p in pairs.cohort_pairs(cohort)]
+    with result.timings.stage("filler_share"):
+        result.filler = filler_recurrence(r for split in result.splits.values() for r in split)
     with result.timings.stage("audit"):
         result.audit = leakage_audit(result.splits, result.pairs, config.dedup)
     with result.timings.stage("probes"):

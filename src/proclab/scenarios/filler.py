@@ -12,7 +12,9 @@ about them) and are label-neutral by balance, not by content (see `generate.py`)
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 
 from proclab.procedures.schema import Procedure
 from proclab.scenarios.keyed import Keyed
@@ -60,3 +62,29 @@ def with_cue(aside: Aside, keyed: Keyed, key: str) -> str:
     if not cue:
         return aside.text
     return f"{cue} {aside.text[:1].lower()}{aside.text[1:]}"
+
+
+@cache
+def _filler_index(domain: str) -> tuple[frozenset[str], tuple[str, ...]]:
+    lex = load_lexicon()
+    lines = frozenset(line for line, _ in lex.fillers_for(domain))
+    cues = tuple(sorted((c + " " for c in lex.templates.next_cues if c), key=len, reverse=True))
+    return lines, cues
+
+
+def filler_lines(sentences: Iterable[str], domain: str) -> set[str]:
+    """The filler lines (as written in the lexicon) among a scenario's sentences, whether or
+    not they were opened with a sequence cue."""
+    lines, cues = _filler_index(domain)
+    found = set()
+    for sentence in sentences:
+        if sentence in lines:
+            found.add(sentence)
+            continue
+        cue = next((c for c in cues if sentence.startswith(c)), None)
+        if cue is not None:
+            rest = sentence[len(cue):]
+            rest = rest[:1].upper() + rest[1:]
+            if rest in lines:
+                found.add(rest)
+    return found
