@@ -24,10 +24,10 @@ from proclab.dataset.accept import AcceptStats
 from proclab.dataset.audit import leakage_audit
 from proclab.dataset.config import TRAIN_SPLIT, DatasetConfig
 from proclab.dataset.dedup import Deduper, DedupItem, DedupStats
+from proclab.dataset.filler_share import filler_recurrence
 from proclab.dataset.pairs import PairBuilder
 from proclab.dataset.probes import SurfaceProbe, run_probes
 from proclab.dataset.records import Instance, ProcedureTexts, make_instance
-from proclab.dataset.filler_share import filler_recurrence
 from proclab.dataset.splits import BuildPlan, CohortPlan, HouseStyles, make_plan
 from proclab.errors import ConfigError
 from proclab.procedures.schema import Procedure
