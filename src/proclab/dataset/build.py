@@ -34,7 +34,9 @@ from proclab.procedures.schema import Procedure
 from proclab.procedures.trace import COMPLIANT, NON_COMPLIANT
 from proclab.scenarios.types import Candidate, Rejection
 
-Generator = Callable[[Procedure, str, random.Random], Candidate | Rejection]
+# (procedure, perturbation, rng, *, mix) -> instance; `mix`: the perturbation mix of the split
+# being built, which the generator balances surface features for (see `split_mixes`).
+Generator = Callable[..., Candidate | Rejection]
 PairGenerator = Callable[[Procedure, random.Random], list[Candidate]]
 Progress = Callable[[str, int], None]  # (cohort name, instances just added)
 
@@ -102,9 +104,11 @@ def build(
     result = BuildResult(config, plan, splits, [], AcceptStats(), {})
     deduper = Deduper(config.dedup)
     texts = ProcedureTexts(up.render)
+    mixes = split_mixes(plan)
     with result.timings.stage("generate_and_dedup"):
         for cohort in plan.cohorts:
             runner = _CohortRunner(cohort, config, up, deduper, texts, result, progress)
+            runner.mix = mixes[cohort.split]
             result.splits[cohort.split].extend(runner.run())
             result.dedup[cohort.cohort.name] = runner.dedup_stats
     result.timings.wall["dedup"] = deduper.seconds
@@ -122,6 +126,18 @@ def build(
             result.splits[TRAIN_SPLIT], heldout, config.probes
         )
     return result
+
+
+def split_mixes(plan: BuildPlan) -> dict[str, dict[str, float]]:
+    """split -> the instances per perturbation type its cohorts ask for. Surface features are
+    balanced across labels over a whole split (the shortcut probes learn from the training
+    split as a whole; one cohort alone, e.g. an adversarial-heavy one, may be unbalanceable)."""
+    out: dict[str, dict[str, float]] = {}
+    for cohort in plan.cohorts:
+        mix = out.setdefault(cohort.split, {})
+        for perturbation, n in cohort.quotas.items():
+            mix[perturbation] = mix.get(perturbation, 0.0) + n
+    return out
 
 
 class Timings:
@@ -166,6 +182,7 @@ class _CohortRunner:
         self._style_use: dict[str, Counter[str]] = {}
         self._label_got: Counter[tuple[str, str]] = Counter()
         self._cursor = 0
+        self.mix: dict[str, float] | None = None  # the split's perturbation mix
 
     def run(self) -> list[Instance]:
         kept: list[Instance] = []
@@ -241,7 +258,7 @@ class _CohortRunner:
         """One generator call; the new instance, or None when nothing new came of it."""
         style = self._style_for(proc, perturbation)
         cell = (proc.domain, style, perturbation)
-        outcome = self.up.generate(proc, perturbation, rng)
+        outcome = self.up.generate(proc, perturbation, rng, mix=self.mix)
         if isinstance(outcome, Rejection):
             self.accept.reject(cell, outcome.reason)
             return None

@@ -12,6 +12,7 @@ about them) and are label-neutral by balance, not by content (see `generate.py`)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -19,13 +20,14 @@ from functools import cache
 from proclab.procedures.schema import Procedure
 from proclab.scenarios.keyed import Keyed
 from proclab.scenarios.lexicon import load_lexicon
+from proclab.scenarios.telling import CUE_SHARE
 
 # Neutral filler sentences in every scenario (uniform count), before length padding.
-FILLERS = (0, 7)
+FILLERS = (0, 14)
 # Share of a length deficit (a dropped step) made up with extra filler. Padding fully hides the
 # deficit from a length classifier but makes the filler count a label cue for a bag-of-words
 # one; no padding does the reverse (measured with the dataset build's probes: docs in README).
-PAD_SHARE = 0.75
+PAD_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -38,11 +40,14 @@ class Aside:
 
 def asides(procedure: Procedure, keyed: Keyed, *, mishap: bool, reassure: bool,
            names: list[str], pad: int) -> list[Aside]:
-    """Filler (with padding worth about `pad` characters), then any mishaps and remarks."""
+    """Filler (a random base count plus PAD_SHARE of `pad`, how much shorter the trace is
+    than its reference), then the mishaps and remarks the style asks for."""
     lex = load_lexicon()
     pool = lex.fillers_for(procedure.domain)
-    mean = sum(len(line) for line, _ in pool) / len(pool)
-    count = keyed.randint("nfill", *FILLERS) + max(0, round(PAD_SHARE * pad / (mean + 1)))
+    mean = sum(len(line) for line, _ in pool) / len(pool) + 1
+    lines = PAD_SHARE * pad / mean  # rounded at random, so that small pads keep their mean
+    whole = math.floor(lines) + (keyed.uniform("nfill_frac") < lines - math.floor(lines))
+    count = max(0, keyed.randint("nfill", *FILLERS) + whole)
     out = [Aside(line, moment) for line, moment in keyed.sample("fill", pool, count)]
     if mishap:
         cues = keyed.sample("mishap", lex.cues.mishaps + lex.cues.hedges, 2)
@@ -56,11 +61,9 @@ def asides(procedure: Procedure, keyed: Keyed, *, mishap: bool, reassure: bool,
 
 def with_cue(aside: Aside, keyed: Keyed, key: str) -> str:
     """A filler moment opened by a sequence cue drawn as an event sentence's would be."""
-    if not aside.cueable:
+    if not aside.cueable or not keyed.chance(key + ":cued", CUE_SHARE):
         return aside.text
     cue = keyed.pick(key, load_lexicon().templates.next_cues)
-    if not cue:
-        return aside.text
     return f"{cue} {aside.text[:1].lower()}{aside.text[1:]}"
 
 

@@ -21,20 +21,14 @@ from typing import Literal
 
 from proclab.procedures.schema import Procedure
 from proclab.procedures.styles.wording import join_words, role_name
-from proclab.procedures.trace import Context, Event, Trace
+from proclab.procedures.trace import Context, Trace
 from proclab.scenarios.filler import asides, with_cue
 from proclab.scenarios.keyed import Keyed
 from proclab.scenarios.lexicon import load_lexicon
-from proclab.scenarios.phrasing import fact_sentence, pick_phrase, quote_text
+from proclab.scenarios.phrasing import fact_sentence, pick_phrase
 from proclab.scenarios.plan import layout
-from proclab.scenarios.timeline import (
-    Timeline,
-    clock,
-    number_word,
-    part_of_day,
-    plan_timeline,
-    resolve_scene,
-)
+from proclab.scenarios.telling import Teller
+from proclab.scenarios.timeline import Timeline, part_of_day, plan_timeline, resolve_scene
 from proclab.scenarios.types import RenderError
 
 __all__ = ["MODES", "BASE_RATES", "FORCED", "RenderError", "Rendered", "EventSpan", "Style",
@@ -61,10 +55,6 @@ FORCED: dict[str, frozenset[str]] = {
     # that out-of-order telling says nothing about the label).
     "adversarial_noncompliant": frozenset({"reassure", "verbatim", "clock", "shuffle"}),
 }
-BARE_SHARE = 0.6  # sentences told with a kind's first template, the bare "{name} {p}"
-QUOTE_SHARE = 0.35  # steps quoted in a verbatim rendering (at least one)
-VOICE_SHARE = 0.5  # paraphrase: sentences told with a voice / clause-order template
-MID_CUE_SHARE = 0.3  # paraphrase: sequence cue moved after the name ("Dana then ...")
 
 
 @dataclass(frozen=True)
@@ -87,15 +77,22 @@ def draw_style(mode: str, rng: random.Random, *, boost: Mapping[str, float] | No
     everything that mode forces; used to balance surface features across labels), then what
     `mode` itself forces. Boosts add whole bundles, not single features, so that features a
     mode forces together (quotes with reassurance with clock times) also co-occur equally
-    often with either label."""
+    often with either label; and at most one bundle, because the modes that force them are
+    different perturbation types, so no rendering of the other label carries two of them
+    either (two independent boosts made paraphrase-with-clock-times a label cue)."""
     unknown = sorted({mode, *(boost or {})} - set(FORCED))
     if unknown:
         raise RenderError(f"unknown rendering mode(s) {unknown}", fix=f"use one of: {', '.join(MODES)}")
+    # A mix that needs more than one bundle per rendering cannot be balanced fully: scale.
+    scale = max(1.0, sum((boost or {}).values()))
     on = {name: rng.random() < p for name, p in BASE_RATES.items()}
     on["shuffle"] = False
+    draw, total = rng.random(), 0.0
     for bundle, p in sorted((boost or {}).items()):
-        if rng.random() < p:
+        total += p / scale
+        if draw < total:
             on.update(dict.fromkeys(FORCED[bundle], True))
+            break
     on.update(dict.fromkeys(FORCED[mode], True))
     on["clock"] = on["clock"] or on["shuffle"]
     return Style(**on)
@@ -128,92 +125,6 @@ class Rendered:
     def span_of(self, index: int) -> EventSpan:
         """The alignment of trace event `index`."""
         return next(s for s in self.events if s.index == index)
-
-
-@dataclass
-class _Teller:
-    """The state of one rendering."""
-
-    procedure: Procedure
-    keyed: Keyed
-    style: Style
-    names: dict[str, str]
-    timeline: Timeline
-    quoted: str | None  # the step every verbatim rendering quotes (others by chance)
-
-    def sentence(self, pos: int, i: int, ev: Event) -> tuple[str, EventSpan]:
-        """The sentence telling event `i` at narrative position `pos`, and its alignment.
-        Cues and prefixes are keyed by position, so a pair's swap leaves them in place."""
-        cue, timed = self.cue(pos, i)
-        body, anchor, tid = self.body(ev)
-        name = self.names.get(ev.actor or "", "\0")
-        if (self.style.paraphrase and not timed and pos and tid.endswith(".plain")
-                and self.keyed.chance(f"mid{pos}", MID_CUE_SHARE)):
-            mid = self.keyed.pick(f"midcue{pos}", load_lexicon().templates.mid_cues)
-            body, cue, tid = body.replace(name, f"{name} {mid}", 1), "", tid + "+mid"
-        prefix = ""
-        if self.style.reassure:
-            forced = self.keyed.randint("rs_force", 0, max(len(self.timeline.minutes) - 1, 0))
-            if pos == forced or self.keyed.chance(f"rs{pos}", 0.35):
-                prefix = self.keyed.pick(f"rp{pos}", load_lexicon().cues.reassure)
-        minute = self.timeline.minutes[i] if timed else None
-        span = EventSpan(i, 0, 0, cue, minute, self.timeline.days[i], anchor, tid)
-        return _compose(cue, prefix, body, name), span
-
-    def cue(self, pos: int, i: int) -> tuple[str, bool]:
-        """The time cue of event `i` told at `pos`, and whether it states a clock time."""
-        lex = load_lexicon().templates
-        tl = self.timeline
-        prev_day = tl.days[tl.order[pos - 1]] if pos else 0
-        day, key = tl.days[i], f"cue{pos}"
-        t = clock(tl.minutes[i])
-        if tl.rotation and i == 0 and pos:  # the flashback to the first event
-            pool = lex.day_cues.flashback if day != prev_day else lex.flashback_cues
-            return self.keyed.pick(key, pool).format(t=t), True
-        if day > prev_day:
-            gap = day - prev_day
-            pool = lex.day_cues.next if gap == 1 else lex.day_cues.later
-            text = self.keyed.pick(key, pool).format(t=t, weekday=tl.weekday(day),
-                                                     n=number_word(gap))
-            return text, True
-        if self.style.clock:
-            return self.keyed.pick(key, lex.clock_cues).format(t=t), True
-        return self.keyed.pick(key, lex.first_cues if pos == 0 else lex.next_cues), False
-
-    def body(self, ev: Event) -> tuple[str, str, str]:
-        """(clause, anchor, template id) for one event, without cue or final period."""
-        lex = load_lexicon().templates
-        name = self.names.get(ev.actor or "", "someone on the team")
-        if ev.step is None:
-            tpl = self.keyed.pick(f"dt:{ev.detail}", lex.distractor)
-            return tpl.text.format(name=name, p=ev.detail), ev.detail, tpl.id
-        step = layout(self.procedure).cp.steps.get(ev.step)
-        if step is None:
-            raise RenderError(f"event names unknown step {ev.step!r}", where=self.procedure.id)
-        sid = step.id
-        phrase = pick_phrase(step, self.procedure.id, self.keyed, paraphrase=self.style.paraphrase)
-        if self.style.verbatim and (sid == self.quoted or self.keyed.chance(f"vb:{sid}", QUOTE_SHARE)):
-            tpl = self.keyed.pick(f"qt:{sid}", lex.quote)
-            return tpl.text.format(name=name, p=phrase, q=quote_text(step.text)), phrase, tpl.id
-        if self.style.paraphrase and self.keyed.chance(f"pv:{sid}", VOICE_SHARE):
-            tpl = self.keyed.pick(f"tp:{sid}", lex.paraphrase)
-        elif self.keyed.chance(f"tb:{sid}", BARE_SHARE):
-            tpl = lex.step[step.kind][0]
-        else:
-            tpl = self.keyed.pick(f"tp:{sid}", lex.step[step.kind][1:])
-        return tpl.text.format(name=name, p=phrase), phrase, tpl.id
-
-
-def _compose(cue: str, prefix: str, body: str, name: str) -> str:
-    parts = []
-    if cue:
-        parts.append(cue if cue.endswith(",") or not prefix else cue + ",")
-    if prefix:
-        parts.append(prefix + ",")
-    if parts and not body.startswith(name):
-        body = body[:1].lower() + body[1:]  # "Then, it was Dana who ..."
-    text = " ".join([*parts, body])
-    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 @lru_cache(maxsize=1024)
@@ -261,7 +172,8 @@ def render_scenario(
     pad_chars: int = 0,
 ) -> Rendered:
     """Tell `trace` as a past-tense scenario. `style` overrides the one `mode` would draw;
-    `pad_chars` adds filler worth that many characters (to match a reference length)."""
+    `pad_chars`: how much shorter the trace is than its reference (a dropped step); partly
+    made up with filler (see filler.py)."""
     keyed = Keyed(rng.getrandbits(64))
     style = style or draw_style(mode, rng)
     unknown = sorted({e.actor for e in trace.events if e.actor and e.actor not in procedure.roles})
@@ -270,13 +182,18 @@ def render_scenario(
     first, full, intro = _cast(procedure, keyed)
     n = len(trace.events)
     timeline = _timeline(procedure, trace, context, keyed, style)
-    told = [ev.step for ev in trace.events if ev.step is not None]
+    steps = layout(procedure).cp.steps
+    told = list(dict.fromkeys(ev.step for ev in trace.events if ev.step in steps))
     quoted = min(told, key=lambda s: keyed.bits(f"vbrank:{s}")) if told else None
-    teller = _Teller(procedure, keyed, style, first, timeline, quoted)
+    phrases = {s: pick_phrase(steps[s], procedure.id, keyed, paraphrase=style.paraphrase)
+               for s in told}
+    teller = Teller(procedure, keyed, style, first, timeline, phrases, quoted)
     facts = [
         fact_sentence(name, var, context.get(name, var.default))
         for name, var in procedure.context.items()
     ]
+    order = timeline.order
+    told = [teller.sentence(pos, order[pos], trace.events[order[pos]]) for pos in range(n)]
     extras = asides(procedure, keyed, mishap=style.mishap, reassure=style.reassure,
                     names=list(first.values()), pad=pad_chars)
     slot_of = [keyed.randint(f"slot{j}", 0, n) for j in range(len(extras))]
@@ -285,14 +202,16 @@ def render_scenario(
         (intro, None),
         *((f, None) for f in facts),
     ]
-    order = timeline.order
     for pos in range(n + 1):
         for j in (j for j in range(len(extras)) if slot_of[j] == pos):
             cued = pos > 0 and not style.clock
             text = with_cue(extras[j], keyed, f"fcue{j}") if cued else extras[j].text
             sentences.append((text, None))
         if pos < n:
-            sentences.append(teller.sentence(pos, order[pos], trace.events[order[pos]]))
+            i, got = order[pos], told[pos]
+            minute = timeline.minutes[i] if got.timed else None
+            span = EventSpan(i, 0, 0, got.cue, minute, timeline.days[i], got.anchor, got.template)
+            sentences.append((got.text, span))
     return _assemble(sentences, first, full, facts, style)
 
 

@@ -33,7 +33,7 @@ def _slots(text: str) -> set[str]:
 
 class Template(_Strict):
     """One sentence pattern: `{name}` is the doer, `{p}` an authored past-tense phrase;
-    quote templates also take `{q}`, the procedure's own wording, after the name."""
+    quote templates take `{q}`, the procedure's own wording, after the name, instead."""
 
     id: str = Field(pattern=r"^[a-z]+\.[a-z_]+$")
     text: str
@@ -41,8 +41,8 @@ class Template(_Strict):
     @model_validator(mode="after")
     def _known_slots(self) -> Template:
         found = _slots(self.text)
-        if found not in ({"name", "p"}, {"name", "p", "q"}):
-            raise ValueError(f"template {self.id} must use {{name}} and {{p}} (quotes: and {{q}})")
+        if found not in ({"name", "p"}, {"name", "q"}):
+            raise ValueError(f"template {self.id} must use {{name}} and {{p}} (quotes: {{q}})")
         if "q" in found and self.text.index("{q}") < self.text.index("{name}"):
             raise ValueError(f"template {self.id}: the name must come before the quote")
         return self
@@ -109,7 +109,7 @@ class Templates(_Strict):
     @field_validator("quote")
     @classmethod
     def _quoting(cls, temps: list[Template]) -> list[Template]:
-        return _with_slots(temps, {"name", "p", "q"}, "quote")
+        return _with_slots(temps, {"name", "q"}, "quote")
 
     @field_validator("clock_cues", "flashback_cues")
     @classmethod
