@@ -1,8 +1,9 @@
 """The datacard: a Markdown description written next to the data.
 
 Counts per split x domain x source x perturbation with label balance, accept rates, dedup
-counts, the leakage audit and the shortcut-probe results. Rendered only from the manifest,
-audit and probe reports, so the same build always yields the same text.
+counts, the leakage audit, the shortcut probes, copied text and recurring lines (the last three
+rendered by `probecard.py`). Rendered only from the manifest, audit and probe reports, so the
+same build always yields the same text.
 """
 
 from __future__ import annotations
