@@ -69,9 +69,10 @@ Trained on train, scored on each held-out split. `scenario_bow`: TF-IDF uni+bigr
 scenario only (it never sees the procedure); `length_lr` / `length_stump`: scenario length
 (characters, words) only; `overlap_lr` / `overlap_gbt`: lexical overlap between the procedure
 and the scenario only (shares of step 2- and 3-grams found in the scenario, per-step coverage
-statistics, the rank correlation between step order and first-match order, copied 5-grams),
-logistic regression / gradient-boosted trees - they read both texts but can only match
-strings; `majority`: the majority training label.
+statistics, Kendall's tau between step order and first-match order, the procedure's stated
+relations read off the steps the scenario quotes, copied 5-grams), logistic regression /
+gradient-boosted trees - they read both texts but can only match strings; `majority`: the
+majority training label.
 
 {table(["probe", "train", *splits, "all held-out"], rows)}
 
