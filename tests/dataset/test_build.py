@@ -102,6 +102,9 @@ def test_files_jsonl_and_parquet_agree(built) -> None:
         "## Acceptance",
         "## Leakage audit: PASSED",
         "## Shortcut probes",
+        "## Copied text",
+        "## Recurring lines",
+        "lexical overlap: highest held-out split accuracy",
         "## Deduplication",
         "| train | lab_safety |",
     ):

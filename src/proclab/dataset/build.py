@@ -123,7 +123,10 @@ def build(
     with result.timings.stage("probes"):
         heldout = {s: result.splits[s] for s in config.heldout_splits()}
         result.probes, result.surface = run_probes(
-            result.splits[TRAIN_SPLIT], heldout, config.probes
+            result.splits[TRAIN_SPLIT],
+            heldout,
+            config.probes,
+            procedures={p.id: p for p in up.procedures},
         )
     return result
 
