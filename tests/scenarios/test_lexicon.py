@@ -119,7 +119,7 @@ def _broken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, old: str, new: str)
         ('{id: act.ahead, text: "{name} went ahead and {p}"}', '{id: act.ahead, text: "{name} did"}',
          "templates.step.action"),
         ('"The next working day, at {t},"', '"The day after, at {t},"', "templates.day_cues"),
-        ('{name} {p}, following the written step \\"{q}\\"', '\\"{q}\\" said {name}, who {p}',
+        ('{name} followed the written step \\"{q}\\"', '\\"{q}\\" said {name}',
          "templates.quote"),
     ],
 )

@@ -10,6 +10,7 @@ from proclab.procedures.schema import Procedure
 from proclab.procedures.styles.wording import role_name
 from proclab.procedures.trace import Event, Trace
 from proclab.scenarios.accept import split_sentences
+from proclab.scenarios.filler import PAD_SHARE
 from proclab.scenarios.lexicon import load_lexicon
 from proclab.scenarios.narrative import MODES, RenderError, Style, draw_style, render_scenario
 from proclab.scenarios.perturbations import PERTURBATIONS
@@ -171,9 +172,11 @@ def test_filler_pads_to_the_reference_length(spill: Procedure) -> None:
     d = _draft(spill, 0)
     short = Trace(events=d.trace.events[:-3])
     base = render_scenario(spill, short, d.context, random.Random(8), style=Style())
-    padded = render_scenario(spill, short, d.context, random.Random(8), style=Style(), pad_chars=300)
+    padded = render_scenario(spill, short, d.context, random.Random(8), style=Style(),
+                             pad_chars=2000)
     # PAD_SHARE of the deficit, in whole filler sentences of ~70 characters
-    assert 70 < len(padded.text) - len(base.text) < 400
+    want = PAD_SHARE * 2000
+    assert want - 150 < len(padded.text) - len(base.text) < want + 150
 
 
 def test_templates_vary_across_seeds(spill: Procedure) -> None:

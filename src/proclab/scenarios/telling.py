@@ -52,7 +52,7 @@ class Teller:
     def sentence(self, pos: int, i: int, ev: Event) -> Told:
         """The sentence telling event `i` at narrative position `pos`. Cues and prefixes are
         keyed by position, so a pair's swap leaves them in place."""
-        cue, timed = self.cue(pos, i)
+        cue, timed = self.cue(pos, i, ev.step or ev.detail or "")
         body, anchor, tid = self.body(ev)
         name = self.names.get(ev.actor or "", "\0")
         if (self.style.paraphrase and cue and not timed and pos and tid.endswith(".plain")
@@ -66,8 +66,10 @@ class Teller:
                 prefix = self.keyed.pick(f"rp{pos}", load_lexicon().cues.reassure)
         return Told(compose(cue, prefix, body, name), cue, timed, anchor, tid)
 
-    def cue(self, pos: int, i: int) -> tuple[str, bool]:
-        """The time cue of event `i` told at `pos`, and whether it states a clock time."""
+    def cue(self, pos: int, i: int, sid: str) -> tuple[str, bool]:
+        """The time cue of event `i` (step `sid`) told at `pos`, and whether it states a clock
+        time. A day change belongs to its step (keyed by `sid`) and keeps the position's
+        sequence cue, so a pair's swap moves it without adding or dropping a word."""
         lex = load_lexicon().templates
         tl = self.timeline
         prev_day = tl.days[tl.order[pos - 1]] if pos else 0
@@ -79,14 +81,20 @@ class Teller:
         if day > prev_day:
             gap = day - prev_day
             pool = lex.day_cues.next if gap == 1 else lex.day_cues.later
-            text = self.keyed.pick(key, pool).format(t=t, weekday=tl.weekday(day),
-                                                     n=number_word(gap))
-            return text, True
+            text = self.keyed.pick(f"day:{sid}", pool).format(t=t, weekday=tl.weekday(day),
+                                                              n=number_word(gap))
+            seq = self._sequence_cue(pos, key)
+            return (f"{seq} {text[:1].lower()}{text[1:]}" if seq else text), True
         if self.style.clock:
             return self.keyed.pick(key, lex.clock_cues).format(t=t), True
+        return self._sequence_cue(pos, key), False
+
+    def _sequence_cue(self, pos: int, key: str) -> str:
+        """"Then,"-style cue of position `pos` ("" for a sentence told without one)."""
         if not self.chance(f"cued{pos}", CUE_SHARE):
-            return "", False
-        return self.keyed.pick(key, lex.first_cues if pos == 0 else lex.next_cues), False
+            return ""
+        lex = load_lexicon().templates
+        return self.keyed.pick(key, lex.first_cues if pos == 0 else lex.next_cues)
 
     def body(self, ev: Event) -> tuple[str, str, str]:
         """(clause, anchor, template id) for one event, without cue or final period."""
