@@ -72,6 +72,14 @@ def test_numbers_go_through_the_format_spec() -> None:
     assert shown_value(FLOAT, 3.0) == 3 and shown_value(FLOAT, 0.5) == 0.5
 
 
+def test_a_count_of_one_takes_the_singular_unit() -> None:
+    days = ContextVar(type="int", default=3, min=0, max=9,
+                      narration="The claim had waited {value} days, {value} working days in all.")
+    assert fact_sentence("d", days, 1) == "The claim had waited 1 day, 1 working day in all."
+    assert fact_sentence("d", days, 11) == "The claim had waited 11 days, 11 working days in all."
+    assert fact_sentence("d", days, 0) == "The claim had waited 0 days, 0 working days in all."
+
+
 def test_a_value_without_a_sentence_is_a_render_error() -> None:
     bare = ContextVar(type="bool", default=False)
     with pytest.raises(RenderError, match="no narration for the value True"):

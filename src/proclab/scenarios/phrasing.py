@@ -78,5 +78,9 @@ def fact_sentence(name: str, var: ContextVar, value: bool | int | float | str) -
             fix="give the variable a sentence for every value (see ContextVar.narration)",
         )
     if var.type in ("int", "float"):
-        return entry.text.format(value=shown_value(var, value))
+        return _SINGULAR.sub(r"\1 \2", entry.text.format(value=shown_value(var, value)))
     return entry.text
+
+
+# "for {value} days" with a value of 1 reads "for 1 day" (units the corpus counts in).
+_SINGULAR = re.compile(r"\b(1|one) (second|minute|hour|day|week|month|year|working day)s\b")
