@@ -94,7 +94,7 @@ def _label(perturbation: str, rng: random.Random) -> str:
 def make_generator(variety: int = 40, reject_rate: float = 0.1):
     """A generator with `8 * variety` distinct scenarios per (procedure, perturbation, label)."""
 
-    def generate(proc: Procedure, perturbation: str, rng: random.Random):
+    def generate(proc: Procedure, perturbation: str, rng: random.Random, *, mix=None):
         if rng.random() < reject_rate:
             return Rejection(proc.id, perturbation, "label_mismatch", "fake")
         label = _label(perturbation, rng)

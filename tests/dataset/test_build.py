@@ -102,6 +102,9 @@ def test_files_jsonl_and_parquet_agree(built) -> None:
         "## Acceptance",
         "## Leakage audit: PASSED",
         "## Shortcut probes",
+        "## Copied text",
+        "## Recurring lines",
+        "lexical overlap: highest held-out split accuracy",
         "## Deduplication",
         "| train | lab_safety |",
     ):
@@ -174,10 +177,10 @@ def test_a_perturbation_that_never_applies_is_named() -> None:
     # As for exception_trigger on procedures without exceptions: every draw is rejected.
     upstream = fake_upstream()
 
-    def generate(proc, perturbation, rng):
+    def generate(proc, perturbation, rng, *, mix=None):
         if perturbation == "exception_trigger":
             return Rejection(proc.id, perturbation, "not_applicable", "no exceptions")
-        return upstream.generate(proc, perturbation, rng)
+        return upstream.generate(proc, perturbation, rng, mix=mix)
 
     raw = tiny_config_dict()
     raw["cohorts"][0]["patience"] = 5

@@ -39,6 +39,19 @@ def test_unknown_perturbation_gets_a_suggestion() -> None:
     assert "did you mean 'exception_trigger'" in str(info.value)
 
 
+def test_probe_goals_default_and_copy_exempt_is_checked() -> None:
+    config = load_config(Path(__file__).parents[2] / "configs/data/default.yaml")
+    assert (config.probes.overlap_goal, config.probes.copy_goal) == (0.65, 0.10)
+    assert config.probes.copy_exempt == ["adversarial_surface_noncompliant"]
+    raw = tiny_config_dict()
+    raw["probes"] = {"copy_exempt": ["adversarial_surface_noncomplaint"], "overlap_goal": 1.5}
+    with pytest.raises(ErrorList) as info:
+        parse_config(raw)
+    message = str(info.value)
+    assert "probes.copy_exempt" in message and "probes.overlap_goal" in message
+    assert "did you mean 'adversarial_surface_noncompliant'" in message
+
+
 def test_every_problem_is_reported_at_once() -> None:
     raw = tiny_config_dict()
     raw["cohorts"][1]["seed"] = raw["cohorts"][0]["seed"]  # overlapping seeds

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -64,3 +65,37 @@ def test_real_build_is_byte_identical_on_rerun(result, tmp_path) -> None:
     for path in sorted(first.rglob("*")):
         if path.is_file() and path.name != "timings.json":
             assert path.read_bytes() == (second / path.relative_to(first)).read_bytes(), path.name
+
+
+def test_probes_report_overlap_copy_and_recurring_lines(result, tmp_path) -> None:
+    probes = result.probes
+    for name in ("scenario_bow", "length_lr", "length_stump", "overlap_lr", "overlap_gbt"):
+        assert set(probes["probes"][name]["heldout"]) == set(result.config.heldout_splits())
+    goals = probes["goals"]
+    assert set(goals) == {
+        "scenario_only",
+        "scenario_per_perturbation",
+        "length_only",
+        "overlap",
+        "copy",
+    }
+    assert goals["overlap"]["goal"] == 0.65 and goals["copy"]["goal"] == 0.10
+    overlap = max(
+        max(probes["probes"][n]["heldout"].values()) for n in ("overlap_lr", "overlap_gbt")
+    )
+    assert goals["overlap"]["value"] == overlap
+    assert goals["overlap"]["met"] == (overlap <= 0.65)
+    copy = probes["copy"]
+    records = [r for split in result.splits.values() for r in split]
+    assert copy["records"] == len(records)
+    assert set(copy["by_perturbation"]) == {r.perturbation for r in records}
+    outside = [
+        v for p, v in copy["by_perturbation"].items() if p != "adversarial_surface_noncompliant"
+    ]
+    assert goals["copy"]["value"] == max(outside)
+    assert 0 < probes["recurring_lines"]["max_share"] <= 1
+    out = write_build(result, tmp_path / "data")
+    written = json.loads((out / "probes.json").read_text())
+    assert written["copy"] == copy and written["goals"] == goals
+    card = (out / "datacard.md").read_text()
+    assert "## Copied text" in card and "overlap_gbt" in card

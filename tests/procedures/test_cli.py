@@ -97,6 +97,42 @@ def test_validate_reports_every_error_with_exit_2(
     assert f"{empty}: empty file" in err
 
 
+def _line_of(text: str, needle: str) -> int:
+    return text[: text.index(needle)].count("\n") + 1
+
+
+def test_validate_names_a_step_without_an_event_phrasing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, mini_text: str
+) -> None:
+    told = """    narration:
+      - "told the manager that the request had been approved"
+      - "let the manager know the permit had gone through"
+"""
+    assert told in mini_text
+    bad = tmp_path / "untold-step.yaml"
+    bad.write_text(mini_text.replace(told, ""))
+    code, out, err = run(capsys, "validate", str(bad))
+    line = _line_of(mini_text, '  - id: "6"')
+    assert code == 2 and out == ""
+    assert f"{bad}:{line}, steps[5].narration" in err
+    assert "observable step '6' has 0 narration phrase(s), needs at least 2" in err
+    assert "fix:" in err and "Traceback" not in err
+
+
+def test_validate_names_a_context_variable_without_a_narrative_phrasing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, mini_text: str
+) -> None:
+    said = '    narration: "The request was for a permit worth {value:,} dollars."\n'
+    assert said in mini_text
+    bad = tmp_path / "unstated-value.yaml"
+    bad.write_text(mini_text.replace(said, ""))
+    code, _, err = run(capsys, "validate", str(bad))
+    line = _line_of(mini_text, "  amount:")
+    assert code == 2
+    assert f"{bad}:{line}, context.amount.narration" in err
+    assert "context variable 'amount' has no narration" in err
+
+
 def test_check_json(capsys: pytest.CaptureFixture[str], fixtures_dir: Path) -> None:
     mini = str(fixtures_dir / "mini.yaml")
     trace = str(fixtures_dir / "trace-mini.yaml")

@@ -84,9 +84,10 @@ def test_numeric_sentence_needs_value_field() -> None:
     assert any("must use {value}" in e for e in narration_errors(proc))
 
 
-def test_narration_is_off_by_default_while_the_corpus_is_authored() -> None:
+def test_narration_is_required_by_default() -> None:
     proc = edited(get_procedure(SPILL), steps__0__narration=[])
-    assert validate_procedure(proc) == []
+    assert any("narration" in e.what for e in validate_procedure(proc))
+    assert validate_procedure(proc, narration=False) == []
 
 
 def test_timing_ranges_are_checked() -> None:

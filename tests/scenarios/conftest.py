@@ -37,8 +37,10 @@ def flat() -> Procedure:
             "source": "terse_numbered",
             "roles": ["student"],
             "steps": [
-                {"id": "1", "text": "Close the window above the bench.", "actor": "student"},
-                {"id": "2", "text": "Switch off the bench lamp.", "actor": "student"},
+                {"id": "1", "text": "Close the window above the bench.", "actor": "student",
+                 "narration": ["shut the window over the bench", "pulled the bench window to"]},
+                {"id": "2", "text": "Switch off the bench lamp.", "actor": "student",
+                 "narration": ["turned the bench lamp off", "switched the lamp at the bench off"]},
             ],
         }
     )

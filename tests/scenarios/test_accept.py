@@ -112,3 +112,42 @@ def test_intent_problem_names_the_disagreement(spill: Procedure) -> None:
     clean = check(spill, Trace(events=[]), draft.context)
     assert "checker says NON-COMPLIANT" in (
         intent_problem(dataclasses.replace(draft, intended_label="COMPLIANT"), clean) or "")
+
+
+def _next_day(proc: Procedure) -> Procedure:
+    data = proc.model_dump()
+    data["steps"][6]["timing"] = {"days_later": [1, 1]}  # step 7: told to the supervisor next day
+    data["steps"][7]["timing"] = {"days_later": [2, 3]}  # step 8: logged days later still
+    return Procedure.model_validate(data)
+
+
+@pytest.mark.parametrize("style", [Style(), Style(clock=True), Style(clock=True, shuffle=True)])
+@pytest.mark.parametrize("seed", range(4))
+def test_day_jumps_round_trip(spill: Procedure, style: Style, seed: int) -> None:
+    proc = _next_day(spill)
+    draft, rendered = _rendered(proc, seed, style)
+    assert roundtrip_problems(proc, draft.trace, draft.context, rendered) == []
+    assert re.search(r"(two|three|four) working days later, at \d", rendered.text, re.IGNORECASE)
+
+
+def test_a_lost_day_change_is_caught(spill: Procedure) -> None:
+    proc = _next_day(spill)
+    draft, rendered = _rendered(proc, 0, Style(clock=True))
+    text = re.sub(r"(On \w+, )?[Tt]he next working day, ", "", rendered.text)
+    assert text != rendered.text
+    problems = roundtrip_problems(proc, draft.trace, draft.context,
+                                  dataclasses.replace(rendered, text=text))
+    assert any("read back" in p for p in problems), problems
+
+
+def test_a_sentence_of_another_value_is_caught(spill: Procedure) -> None:
+    draft, rendered = _rendered(spill, 0, Style())
+    var = spill.context["substance_flammable"]
+    other = var.narration_for(not draft.context["substance_flammable"]).text
+    problems = roundtrip_problems(spill, draft.trace, draft.context,
+                                  dataclasses.replace(rendered, text=rendered.text + " " + other))
+    assert any("another value of substance_flammable" in p for p in problems), problems
+    wrong = [other, *rendered.facts[1:]] if rendered.facts[0] != other else rendered.facts
+    problems = roundtrip_problems(spill, draft.trace, draft.context,
+                                  dataclasses.replace(rendered, facts=list(reversed(wrong))))
+    assert any("is not the sentence for" in p for p in problems), problems

@@ -24,6 +24,7 @@ from proclab.dataset.accept import AcceptStats
 from proclab.dataset.audit import leakage_audit
 from proclab.dataset.config import TRAIN_SPLIT, DatasetConfig
 from proclab.dataset.dedup import Deduper, DedupItem, DedupStats
+from proclab.dataset.filler_share import filler_recurrence
 from proclab.dataset.pairs import PairBuilder
 from proclab.dataset.probes import SurfaceProbe, run_probes
 from proclab.dataset.records import Instance, ProcedureTexts, make_instance
@@ -33,7 +34,9 @@ from proclab.procedures.schema import Procedure
 from proclab.procedures.trace import COMPLIANT, NON_COMPLIANT
 from proclab.scenarios.types import Candidate, Rejection
 
-Generator = Callable[[Procedure, str, random.Random], Candidate | Rejection]
+# (procedure, perturbation, rng, *, mix) -> instance; `mix`: the perturbation mix of the split
+# being built, which the generator balances surface features for (see `split_mixes`).
+Generator = Callable[..., Candidate | Rejection]
 PairGenerator = Callable[[Procedure, random.Random], list[Candidate]]
 Progress = Callable[[str, int], None]  # (cohort name, instances just added)
 
@@ -74,6 +77,7 @@ class BuildResult:
     audit: dict[str, Any] = field(default_factory=dict)
     probes: dict[str, Any] = field(default_factory=dict)
     surface: SurfaceProbe | None = None
+    filler: dict[str, Any] = field(default_factory=dict)  # recurrence of filler lines
     timings: Timings = field(default_factory=lambda: Timings())
 
 
@@ -100,9 +104,11 @@ def build(
     result = BuildResult(config, plan, splits, [], AcceptStats(), {})
     deduper = Deduper(config.dedup)
     texts = ProcedureTexts(up.render)
+    mixes = split_mixes(plan)
     with result.timings.stage("generate_and_dedup"):
         for cohort in plan.cohorts:
             runner = _CohortRunner(cohort, config, up, deduper, texts, result, progress)
+            runner.mix = mixes[cohort.split]
             result.splits[cohort.split].extend(runner.run())
             result.dedup[cohort.cohort.name] = runner.dedup_stats
     result.timings.wall["dedup"] = deduper.seconds
@@ -110,14 +116,31 @@ def build(
     with result.timings.stage("pairs"):
         pairs = PairBuilder(up.generate_pairs, texts)
         result.pairs = [p for cohort in plan.cohorts for p in pairs.cohort_pairs(cohort)]
+    with result.timings.stage("filler_share"):
+        result.filler = filler_recurrence(r for split in result.splits.values() for r in split)
     with result.timings.stage("audit"):
         result.audit = leakage_audit(result.splits, result.pairs, config.dedup)
     with result.timings.stage("probes"):
         heldout = {s: result.splits[s] for s in config.heldout_splits()}
         result.probes, result.surface = run_probes(
-            result.splits[TRAIN_SPLIT], heldout, config.probes
+            result.splits[TRAIN_SPLIT],
+            heldout,
+            config.probes,
+            procedures={p.id: p for p in up.procedures},
         )
     return result
+
+
+def split_mixes(plan: BuildPlan) -> dict[str, dict[str, float]]:
+    """split -> the instances per perturbation type its cohorts ask for. Surface features are
+    balanced across labels over a whole split (the shortcut probes learn from the training
+    split as a whole; one cohort alone, e.g. an adversarial-heavy one, may be unbalanceable)."""
+    out: dict[str, dict[str, float]] = {}
+    for cohort in plan.cohorts:
+        mix = out.setdefault(cohort.split, {})
+        for perturbation, n in cohort.quotas.items():
+            mix[perturbation] = mix.get(perturbation, 0.0) + n
+    return out
 
 
 class Timings:
@@ -162,6 +185,7 @@ class _CohortRunner:
         self._style_use: dict[str, Counter[str]] = {}
         self._label_got: Counter[tuple[str, str]] = Counter()
         self._cursor = 0
+        self.mix: dict[str, float] | None = None  # the split's perturbation mix
 
     def run(self) -> list[Instance]:
         kept: list[Instance] = []
@@ -237,7 +261,7 @@ class _CohortRunner:
         """One generator call; the new instance, or None when nothing new came of it."""
         style = self._style_for(proc, perturbation)
         cell = (proc.domain, style, perturbation)
-        outcome = self.up.generate(proc, perturbation, rng)
+        outcome = self.up.generate(proc, perturbation, rng, mix=self.mix)
         if isinstance(outcome, Rejection):
             self.accept.reject(cell, outcome.reason)
             return None

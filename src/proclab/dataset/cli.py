@@ -57,16 +57,28 @@ def build_command(
 
 
 def _print_summary(splits, audit: dict, probes: dict, timings: dict, out: Path) -> None:
+    from proclab.dataset.probecard import goal_lines
+
     table = Table("split", "instances", title=f"dataset written to {out}")
     for split, records in splits.items():
         table.add_row(split, str(len(records)))
     out_console.print(table)
     out_console.print(_audit_line(audit))
-    for name, goal in probes.get("goals", {}).items():
-        state = "met" if goal["met"] else "NOT met"
+    for line in goal_lines(probes.get("goals", {})):
+        out_console.print(f"goal {line}", highlight=False)
+    if copy := probes.get("copy"):
+        per = ", ".join(f"{p} {v:.3f}" for p, v in copy["by_perturbation"].items())
         out_console.print(
-            f"probe {name}: highest held-out accuracy {goal['max_heldout_accuracy']:.3f} "
-            f"(goal <= {goal['goal']}): {state}"
+            f"copied {copy['n']}-grams (mean share of scenario {copy['n']}-grams found in the "
+            f"procedure): overall {copy['overall']:.3f}; by perturbation: {per}",
+            highlight=False,
+        )
+    if lines := probes.get("recurring_lines"):
+        top = lines["top"][0][0] if lines["top"] else "-"
+        out_console.print(
+            f"most recurring scenario line in a share {lines['max_share']:.3f} of instances: "
+            f"{top!r}",
+            highlight=False,
         )
     out_console.print(
         f"built {timings['instances']} instances in {timings['total_s']:.1f} s "

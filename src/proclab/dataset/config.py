@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from proclab.configfile import read_yaml_mapping
 from proclab.errors import ConfigError, ErrorList, ProclabError
@@ -46,12 +46,32 @@ class HeldoutConfig(_Strict):
 
 
 class ProbeConfig(_Strict):
-    """Shortcut probes (scenario-only bag of words, length only) and their goals."""
+    """Shortcut probes (scenario-only bag of words, length only, procedure-scenario lexical
+    overlap), the copy metric, and their goals: accuracies are the highest held-out split's
+    (`scenario_perturbation_goal`: the highest held-out split x perturbation cell's); the copy
+    goal bounds every perturbation type's mean copy share outside `copy_exempt`."""
 
     seed: int = 0
     scenario_goal: float = Field(0.60, gt=0.0, le=1.0)
+    scenario_perturbation_goal: float = Field(0.65, gt=0.0, le=1.0)
     length_goal: float = Field(0.55, gt=0.0, le=1.0)
+    overlap_goal: float = Field(0.65, gt=0.0, le=1.0)
+    copy_goal: float = Field(0.10, ge=0.0, le=1.0)
+    copy_exempt: list[str] = Field(
+        default_factory=lambda: ["adversarial_surface_noncompliant"],
+        description="perturbation types that quote the procedure on purpose",
+    )
     top_features: int = Field(15, ge=0, le=100)
+    recurring_lines: int = Field(10, ge=0, le=100, description="most recurring lines to list")
+
+    @field_validator("copy_exempt")
+    @classmethod
+    def _known_perturbations(cls, names: list[str]) -> list[str]:
+        unknown = [n for n in names if n not in PERTURBATION_IDS]
+        if unknown:
+            hints = "".join(suggest(n, PERTURBATION_IDS) for n in unknown)
+            raise ValueError(f"unknown perturbation type(s) {unknown}{hints}")
+        return names
 
 
 class CohortConfig(_Strict):

@@ -1,8 +1,9 @@
 """The datacard: a Markdown description written next to the data.
 
 Counts per split x domain x source x perturbation with label balance, accept rates, dedup
-counts, the leakage audit and the shortcut-probe results. Rendered only from the manifest,
-audit and probe reports, so the same build always yields the same text.
+counts, the leakage audit, the shortcut probes, copied text and recurring lines (the last three
+rendered by `probecard.py`). Rendered only from the manifest, audit and probe reports, so the
+same build always yields the same text.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from proclab.dataset.dedup import NEAR_DUPLICATE_RULE
+from proclab.dataset.mdtable import fmt as _fmt
+from proclab.dataset.mdtable import table as _table
+from proclab.dataset.probecard import render_probes
 
 _C, _N = "COMPLIANT", "NON-COMPLIANT"
 
@@ -60,25 +64,11 @@ def render_datacard(manifest: dict, audit: dict, probes: dict) -> str:
         _accept(manifest["accept"]),
         _dedup(manifest),
         _audit(audit),
-        _probes(probes),
+        render_probes(probes),
         _pairs(manifest["pairs"]),
         _files(manifest),
     ]
     return "\n\n".join(p.rstrip() for p in parts) + "\n"
-
-
-def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    return str(value)
 
 
 def _share(row: dict[str, Any]) -> float | None:
@@ -302,58 +292,6 @@ Cross-split pairs at or above the threshold {a.get("threshold")}: **{a.get("pair
 Highest cross-split scenario-only Jaccard (procedure ignored): {_fmt(a.get("max_cross_split_scenario_jaccard"))}.
 
 {_table(["splits", "max similarity", "pairs >= threshold", "max scenario-only Jaccard"], rows)}"""
-
-
-def _probes(p: dict) -> str:
-    if "probes" not in p:
-        return f"## Shortcut probes\n\nSkipped: {p.get('skipped', 'no report')}."
-    probes = p["probes"]
-    splits = list(next(iter(probes.values()))["heldout"])
-    rows = [
-        [name, r["train_accuracy"], *[r["heldout"][s] for s in splits], r["heldout_all"]]
-        for name, r in probes.items()
-    ]
-    perts = sorted({q for r in probes["scenario_bow"]["per_perturbation"].values() for q in r})
-    prow = [
-        [q]
-        + [
-            probes[name]["per_perturbation"][s].get(q)
-            for name in ("scenario_bow", "length_lr")
-            for s in splits
-        ]
-        for q in perts
-    ]
-    g = p["goals"]
-    chars = [[s, v.get(_C), v.get(_N)] for s, v in p["mean_chars_by_label"].items()]
-    cues = "\n".join(
-        f"- {label}: " + ", ".join(f"`{t}` ({c:+.2f})" for t, c in feats)
-        for label, feats in p["top_features"].items()
-    )
-    return f"""## Shortcut probes
-
-Trained on train, scored on each held-out split. `scenario_bow`: TF-IDF uni+bigrams of the
-scenario only (it never sees the procedure); `length_lr` / `length_stump`: scenario length
-(characters, words) only; `majority`: the majority training label.
-
-{_table(["probe", "train", *splits, "all held-out"], rows)}
-
-Goals: scenario-only <= {g["scenario_only"]["goal"]} on every held-out split — highest
-{_fmt(g["scenario_only"]["max_heldout_accuracy"])}, **{"met" if g["scenario_only"]["met"] else "NOT met"}**;
-length-only <= {g["length_only"]["goal"]} — highest {_fmt(g["length_only"]["max_heldout_accuracy"])},
-**{"met" if g["length_only"]["met"] else "NOT met"}**.
-
-Per perturbation (accuracy; single-label perturbations measure how often the probe says that
-label):
-
-{_table(["perturbation", *[f"BoW {s}" for s in splits], *[f"length LR {s}" for s in splits]], prow)}
-
-Strongest scenario cues of the bag-of-words probe (coefficient sign: toward that label):
-
-{cues}
-
-Mean scenario length (characters) by label:
-
-{_table(["split", "COMPLIANT", "NON-COMPLIANT"], chars)}"""
 
 
 def _pairs(pairs: dict) -> str:

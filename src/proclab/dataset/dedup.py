@@ -117,16 +117,35 @@ def shingles(text: str, k: int) -> np.ndarray:
     tokens = words(text)
     if not tokens:
         return np.zeros(0, np.uint32)
+    grams = gram_hashes(tokens, min(k, len(tokens)))
+    return sorted_unique((grams >> np.uint64(32)).astype(np.uint32))
+
+
+def gram_hashes(tokens: Sequence[str], k: int) -> np.ndarray:
+    """64-bit hashes of the word k-grams of `tokens`, one per window in text order (empty when
+    there are fewer than k tokens); equal k-grams get equal hashes in every text."""
+    return gram_hash_series(tokens, (k,))[k]
+
+
+def gram_hash_series(tokens: Sequence[str], ks: Sequence[int]) -> dict[int, np.ndarray]:
+    """`gram_hashes` for several k at once: the rolling combination for k extends the one for
+    k - 1 by a word, so the words are looked up once and each k costs one vector step."""
+    out = {k: np.zeros(0, np.uint64) for k in ks}
+    top = min(max(ks, default=0), len(tokens))
+    if top < 1:
+        return out
     rows = np.fromiter(map(_WORDS.__getitem__, tokens), np.int64, len(tokens))
     h = _WORDS.table[rows]
-    width = min(k, len(tokens))
-    acc = np.zeros(len(tokens) - width + 1, np.uint64)
-    for j in range(width):
-        acc = acc * _MULT + h[j : j + acc.size]
-    return _sorted_unique((_fmix64(acc) >> np.uint64(32)).astype(np.uint32))
+    acc = h.copy()
+    for k in range(1, top + 1):
+        if k > 1:
+            acc = acc[:-1] * _MULT + h[k - 1 :]
+        if k in out:
+            out[k] = _fmix64(acc)
+    return out
 
 
-def _sorted_unique(x: np.ndarray) -> np.ndarray:
+def sorted_unique(x: np.ndarray) -> np.ndarray:
     # Several times faster than np.unique on the few hundred values of one text.
     x = np.sort(x)
     keep = np.empty(x.size, bool)

@@ -140,6 +140,7 @@ def make_manifest(result: BuildResult, files: dict[str, str]) -> dict[str, Any]:
         "heldout_styles": list(config.heldout.styles),
         "dedup": {name: vars(stats) for name, stats in result.dedup.items()},
         "accept": result.accept.to_json(),
+        "filler": result.filler,
         "cells": count_cells(records),
         "audit_passed": result.audit.get("passed"),
         "files": dict(sorted(files.items())),

@@ -17,9 +17,6 @@ from proclab.procedures.schema import ContextVar, Procedure, Step
 from proclab.registry import suggest
 
 Path_ = tuple[str | int, ...]
-# Whether `validate_procedure` also requires the narration fields (narration.py) by default.
-# Off while the bundled corpus is being given its narration (issue 12); then on for good.
-REQUIRE_NARRATION = False
 
 
 def format_path(path: Path_) -> str:
@@ -91,13 +88,13 @@ class _Collector:
 
 
 def validate_procedure(
-    proc: Procedure, *, lines: SourceMap | None = None, narration: bool | None = None
+    proc: Procedure, *, lines: SourceMap | None = None, narration: bool = True
 ) -> list[ProcedureError]:
     """All whole-procedure problems of `proc` (empty list when it is valid); `narration`
-    (default `REQUIRE_NARRATION`) also checks what scenarios need to tell it."""
+    also checks what scenarios need to tell it (its event phrasings and value sentences)."""
     out = _Collector(proc, lines)
     refs = list(step_refs(proc))
-    if REQUIRE_NARRATION if narration is None else narration:
+    if narration:
         out.errors += narration_problems(proc, [(r.path, r.step) for r in refs], out.where)
     _check_ids(out, refs)
     _check_references(out, refs)

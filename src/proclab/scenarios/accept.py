@@ -3,10 +3,13 @@ must round-trip.
 
 The round trip reads the text back without the renderer's character offsets: it splits the
 sentences, finds the one sentence that states each event (its phrase plus its actor's name and
-no other person's), reads the clock time when every event sentence carries one (else the
-sentence order), and requires the recovered order to be the trace's order. It also requires
-every person to be introduced with their role, every context fact to be stated, and no word
-that announces a verdict ("skipped", "violated", "compliant", ...).
+no other person's), reads the day changes ("The next working day", "Two working days later",
+"back on the first day") and clock time from the cue before the actor's name, orders the
+events by (day, clock) when every event sentence states a time (else by sentence order), and
+requires the recovered order to be the trace's order and the days to be the timeline's. It
+also requires every person to be introduced with their role, every context value to be stated
+by its own authored sentence (and no other value's), and no word that announces a verdict
+("skipped", "violated", "compliant", ...).
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from proclab.procedures.schema import Procedure
 from proclab.procedures.styles.wording import role_name
 from proclab.procedures.trace import NON_COMPLIANT, CheckResult, Context, Trace
 from proclab.scenarios.narrative import EventSpan, Rendered
-from proclab.scenarios.phrasing import format_value
+from proclab.scenarios.phrasing import fact_sentence
+from proclab.scenarios.timeline import read_day_shift
 from proclab.scenarios.types import Draft
 
 _SPLIT = re.compile(r"(?<=[.!?])[\"”]?\s+(?=[A-Z0-9\"“])")
@@ -30,8 +34,6 @@ _BANNED = re.compile(
 )
 _BANNED_STEMS = ("skip", "violat", "compliant", "compliance", "omit", "neglect", "disregard",
                  "ignor", "breach")
-_ANSWER = re.compile(r"\b(yes|no)\.$")
-_CUE_WINDOW = 40  # a clock cue sits at the start of its sentence
 
 
 def intent_problem(draft: Draft, result: CheckResult) -> str | None:
@@ -63,6 +65,8 @@ def _own_words(procedure: Procedure) -> frozenset[str]:
     texts = [s.text for s in procedure.all_steps()] + [role_name(r) for r in procedure.roles]
     for var in procedure.context.values():
         texts += [var.description, *(v.replace("_", " ") for v in var.values or ())]
+        entries = var.narration.values() if isinstance(var.narration, dict) else [var.narration]
+        texts += [e.text for e in entries if e is not None]
     words = frozenset(w.lower() for text in texts for w in _BANNED.findall(text))
     if len(_OWN) > 256:
         _OWN.clear()
@@ -113,7 +117,7 @@ def roundtrip_problems(
             problems.append(f"event {i} ({ev.step or 'distractor'}): its sentence also names {others}")
         found[i] = where
     if len(found) == len(trace.events):
-        problems += _order_problems(sentences, found)
+        problems += _order_problems(sentences, found, trace, rendered)
     return problems
 
 
@@ -131,21 +135,37 @@ def _locate(sentences: list[str], span: EventSpan, name: str | None, taken: set[
     return hits[0]
 
 
-def _order_problems(sentences: list[str], found: dict[int, int]) -> list[str]:
-    clocks: dict[int, int] = {}
-    for i, k in found.items():
-        match = _TIME.search(sentences[k][:_CUE_WINDOW])
-        if match:
-            clocks[i] = int(match.group(1)) * 60 + int(match.group(2))
+def _order_problems(sentences: list[str], found: dict[int, int], trace: Trace,
+                    rendered: Rendered) -> list[str]:
+    """Read each event's day and clock from its cue (the words before its actor's name) in
+    sentence order, and compare the order and days they give with the trace's."""
+    day, days, clocks = 0, {}, {}
+    for i, k in sorted(found.items(), key=lambda item: item[1]):
+        actor = trace.events[i].actor
+        name = rendered.names.get(actor) if actor else None
+        match = _word(name).search(sentences[k]) if name else None
+        cue = sentences[k][: match.start()] if match else sentences[k]
+        shift = read_day_shift(cue)
+        if shift is not None:
+            day = day + shift[1] if shift[0] == "next" else shift[1]
+        days[i] = day
+        time = _TIME.search(cue)
+        if time:
+            clocks[i] = (day, int(time.group(1)) * 60 + int(time.group(2)))
     if len(clocks) == len(found):
         if len(set(clocks.values())) < len(clocks):
-            return ["two events carry the same clock time"]
-        key = clocks
+            return ["two events carry the same day and clock time"]
+        key: dict[int, object] = clocks
     else:
         key = found  # chronological telling: sentence order is event order
     recovered = sorted(found, key=key.__getitem__)
     if recovered != sorted(found):
         return [f"events read back in the order {recovered}, not in trace order"]
+    told = {span.index: span.day for span in rendered.events}
+    wrong = sorted(i for i in found if days[i] != told.get(i))
+    if wrong:
+        return [f"events {wrong} read back on working days {[days[i] for i in wrong]}, "
+                f"not {[told.get(i) for i in wrong]}"]
     return []
 
 
@@ -161,28 +181,30 @@ def _cast_problems(sentences: list[str], rendered: Rendered) -> list[str]:
     return out
 
 
-def _stated_true(fact: str) -> bool:
-    """What a yes/no fact says: its final yes/no, else whether it lacks a "not"."""
-    answer = _ANSWER.search(fact)
-    return answer.group(1) == "yes" if answer else " not " not in fact
-
-
 @lru_cache(maxsize=1024)
 def _role_name(role: str) -> str:
     return role_name(role)
 
 
 def _fact_problems(procedure: Procedure, context: Context, rendered: Rendered) -> list[str]:
+    """Each value stated by its own sentence, and no other value's sentence in the text."""
     out = []
     for fact in rendered.facts:
         if fact not in rendered.text:
             out.append(f"context fact not stated: {fact!r}")
-    for (name, var), fact in zip(procedure.context.items(), rendered.facts, strict=False):
-        value = context.get(name, var.default)
-        if var.type == "bool" and _stated_true(fact) != bool(value):
-            out.append(f"context fact {fact!r} does not say {name}={value}")
-        elif var.type != "bool" and format_value(var, value) not in fact:
-            out.append(f"context value {name}={value} not in {fact!r}")
     if len(rendered.facts) != len(procedure.context):
         out.append(f"{len(procedure.context)} context variables, {len(rendered.facts)} facts")
+    for (name, var), fact in zip(procedure.context.items(), rendered.facts, strict=False):
+        value = context.get(name, var.default)
+        if fact != fact_sentence(name, var, value):
+            out.append(f"context fact {fact!r} is not the sentence for {name}={value!r}")
+        if isinstance(var.narration, dict):
+            others = [e.text for k, e in var.narration.items()
+                      if e.text != fact and k != _key(value) and e.text in rendered.text]
+            if others:
+                out.append(f"the text also states another value of {name}: {others[0]!r}")
     return out
+
+
+def _key(value: object) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)

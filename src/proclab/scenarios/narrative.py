@@ -1,36 +1,47 @@
 """Trace -> past-tense scenario: named people with roles, the context facts, one sentence per
 event with a time cue, and neutral filler, in one of four modes.
 
-Every choice is keyed (see `keyed.py`): a step's template by its step id, a cue by its
-position. Rendering a counterfactual pair with the same seed therefore gives texts that differ
-only where the traces differ. The alignment (`Rendered.events`) records each event's sentence
-span, time cue and the phrase that states it, for the round-trip check.
+Every event is told with one of its step's authored narration phrases (`phrasing.py`), every
+fact with its value's authored sentence; step text appears only in quote templates, which only
+the adversarial-noncompliant bundle uses. Times come from `timeline.py` (step timings, scenes).
+
+Every choice is keyed (see `keyed.py`): a step's phrase and template by its step id, a cue by
+its position. Rendering a counterfactual pair with the same seed therefore gives texts that
+differ only where the traces differ. The alignment (`Rendered.events`) records each event's
+sentence span, time cue and the phrase that states it, for the round-trip check.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Literal
 
-from proclab.errors import ProclabError
 from proclab.procedures.schema import Procedure
 from proclab.procedures.styles.wording import join_words, role_name
-from proclab.procedures.trace import Context, Event, Trace
+from proclab.procedures.trace import Context, Trace
+from proclab.scenarios.filler import asides, with_cue
 from proclab.scenarios.keyed import Keyed
-from proclab.scenarios.lexicon import Template, load_lexicon
-from proclab.scenarios.phrasing import fact_sentence, paraphrase, phrase_for, to_past
+from proclab.scenarios.lexicon import load_lexicon
+from proclab.scenarios.phrasing import fact_sentence, pick_phrase
 from proclab.scenarios.plan import layout
+from proclab.scenarios.telling import Teller
+from proclab.scenarios.timeline import Timeline, part_of_day, plan_timeline, resolve_scene
+from proclab.scenarios.types import RenderError
+
+__all__ = ["MODES", "BASE_RATES", "FORCED", "RenderError", "Rendered", "EventSpan", "Style",
+           "draw_style", "render_scenario"]
 
 Mode = Literal["plain", "paraphrase", "adversarial_compliant", "adversarial_noncompliant"]
 MODES: tuple[str, ...] = ("plain", "paraphrase", "adversarial_compliant", "adversarial_noncompliant")
 
-# How often each surface feature appears when a mode does not force it.
+# How often each surface feature appears when a mode does not force it. Quoting the procedure
+# comes only with the adversarial-noncompliant bundle (forced, or balanced onto COMPLIANT).
 BASE_RATES: dict[str, float] = {
     "paraphrase": 0.15,
-    "verbatim": 0.15,
+    "verbatim": 0.0,
     "reassure": 0.2,
     "mishap": 0.3,
     "clock": 0.3,
@@ -44,26 +55,14 @@ FORCED: dict[str, frozenset[str]] = {
     # that out-of-order telling says nothing about the label).
     "adversarial_noncompliant": frozenset({"reassure", "verbatim", "clock", "shuffle"}),
 }
-# Neutral filler sentences in every scenario (uniform count), before length padding.
-_FILLERS = (0, 7)
-# Share of a length deficit (a dropped step) made up with extra filler. Padding fully hides the
-# deficit from a length classifier but makes the filler count a label cue for a bag-of-words
-# one; no padding does the reverse. Measured with the dataset build's own probes (default
-# config, held-out splits, worst split): 1-3 base fillers + full padding gave bag-of-words
-# 0.64 / length 0.50; 0-5 + half 0.59 / 0.56; 0-7 + three quarters 0.60 / 0.53.
-PAD_SHARE = 0.75
-
-
-class RenderError(ProclabError):
-    """A trace cannot be told (unknown step or role)."""
 
 
 @dataclass(frozen=True)
 class Style:
     """Which surface features a rendering uses."""
 
-    paraphrase: bool = False  # lexicon re-wording and voice/clause-order templates
-    verbatim: bool = False  # about half the steps quoted in the procedure's own words
+    paraphrase: bool = False  # non-first authored phrasings, voice and clause-order templates
+    verbatim: bool = False  # some steps also quoted in the procedure's own words
     reassure: bool = False  # "per protocol" prefixes and a confident remark
     mishap: bool = False  # failure-sounding sentences about irrelevant things
     clock: bool = False  # clock times as the time cues
@@ -78,15 +77,22 @@ def draw_style(mode: str, rng: random.Random, *, boost: Mapping[str, float] | No
     everything that mode forces; used to balance surface features across labels), then what
     `mode` itself forces. Boosts add whole bundles, not single features, so that features a
     mode forces together (quotes with reassurance with clock times) also co-occur equally
-    often with either label."""
+    often with either label; and at most one bundle, because the modes that force them are
+    different perturbation types, so no rendering of the other label carries two of them
+    either (two independent boosts made paraphrase-with-clock-times a label cue)."""
     unknown = sorted({mode, *(boost or {})} - set(FORCED))
     if unknown:
         raise RenderError(f"unknown rendering mode(s) {unknown}", fix=f"use one of: {', '.join(MODES)}")
+    # A mix that needs more than one bundle per rendering cannot be balanced fully: scale.
+    scale = max(1.0, sum((boost or {}).values()))
     on = {name: rng.random() < p for name, p in BASE_RATES.items()}
     on["shuffle"] = False
+    draw, total = rng.random(), 0.0
     for bundle, p in sorted((boost or {}).items()):
-        if rng.random() < p:
+        total += p / scale
+        if draw < total:
             on.update(dict.fromkeys(FORCED[bundle], True))
+            break
     on.update(dict.fromkeys(FORCED[mode], True))
     on["clock"] = on["clock"] or on["shuffle"]
     return Style(**on)
@@ -100,7 +106,8 @@ class EventSpan:
     start: int
     end: int
     time_cue: str
-    clock: int | None  # minutes after midnight (clock style), else None
+    clock: int | None  # minutes after midnight when the cue states a time, else None
+    day: int  # working days after the first event's day
     anchor: str  # the phrase that states the event
     template: str
 
@@ -118,95 +125,6 @@ class Rendered:
     def span_of(self, index: int) -> EventSpan:
         """The alignment of trace event `index`."""
         return next(s for s in self.events if s.index == index)
-
-
-@dataclass
-class _Teller:
-    """The state of one rendering."""
-
-    procedure: Procedure
-    keyed: Keyed
-    style: Style
-    names: dict[str, str]
-    timeline: tuple[list[int], int]  # clock time per event, rotation of the telling
-
-    @property
-    def times(self) -> list[int]:
-        return self.timeline[0]
-
-    @property
-    def order(self) -> list[int]:
-        """Event indices in the order they are told."""
-        n, rot = len(self.times), self.timeline[1]
-        return [*range(rot, n), *range(rot)]
-
-    def sentence(self, pos: int, i: int, ev: Event) -> tuple[str, EventSpan]:
-        """The sentence telling event `i` at narrative position `pos`, and its alignment.
-        Cues and prefixes are keyed by position, so a pair's swap leaves them in place."""
-        lex = load_lexicon().templates
-        if self.style.clock:
-            pool = lex.flashback_cues if self.timeline[1] and i == 0 else lex.clock_cues
-            cue = self.keyed.pick(f"cue{pos}", pool).format(t=_clock(self.times[i]))
-        else:
-            cue = self.keyed.pick(f"cue{pos}", lex.first_cues if pos == 0 else lex.next_cues)
-        body, anchor, tid = self.body(ev)
-        prefix = ""
-        if self.style.reassure:
-            forced = self.keyed.randint("rs_force", 0, max(len(self.times) - 1, 0))
-            if pos == forced or self.keyed.chance(f"rs{pos}", 0.35):
-                prefix = self.keyed.pick(f"rp{pos}", load_lexicon().cues.reassure)
-        name = self.names.get(ev.actor or "", "\0")
-        clock = self.times[i] if self.style.clock else None
-        return _compose(cue, prefix, body, name), EventSpan(i, 0, 0, cue, clock, anchor, tid)
-
-    def body(self, ev: Event) -> tuple[str, str, str]:
-        """(clause, anchor, template id) for one event, without cue or final period."""
-        lex = load_lexicon().templates
-        name = self.names.get(ev.actor or "", "someone on the team")
-        if ev.step is None:
-            tpl = self.keyed.pick(f"dt:{ev.detail}", lex.distractor)
-            return tpl.text.format(name=name, p=ev.detail), ev.detail, tpl.id
-        step = layout(self.procedure).cp.steps.get(ev.step)
-        if step is None:
-            raise RenderError(f"event names unknown step {ev.step!r}", where=self.procedure.id)
-        phrase = phrase_for(step.text)
-        sid = step.id
-        if self.style.verbatim and phrase.imperative and self.keyed.chance(f"vb:{sid}", 0.5):
-            tpl = self.keyed.pick(f"qt:{sid}", lex.quote)
-            return tpl.text.format(name=name, q=phrase.quote), phrase.quote, tpl.id
-        base, past = phrase.base, phrase.past
-        if self.style.paraphrase and phrase.imperative:
-            base = paraphrase(base, self.keyed, sid)
-            past = to_past(base)
-        pool = self._pool(step.kind, phrase.imperative, sid)
-        usable = [t for t in pool if t.form != "past" or past is not None]
-        tpl = self.keyed.pick(f"tp:{sid}", usable)
-        text = past if tpl.form == "past" and past is not None else base
-        return tpl.text.format(name=name, p=text), text, tpl.id
-
-    def _pool(self, kind: str, imperative: bool, sid: str) -> Sequence[Template]:
-        lex = load_lexicon().templates
-        if not imperative:
-            return lex.step["internal"] if kind == "internal" else lex.statement
-        if self.style.paraphrase and self.keyed.chance(f"pv:{sid}", 0.5):
-            return lex.paraphrase
-        return lex.step["action" if kind == "internal" else kind]
-
-
-def _clock(minutes: int) -> str:
-    return f"{minutes // 60}:{minutes % 60:02d}"
-
-
-def _compose(cue: str, prefix: str, body: str, name: str) -> str:
-    parts = []
-    if cue:
-        parts.append(cue if cue.endswith(",") or not prefix else cue + ",")
-    if prefix:
-        parts.append(prefix + ",")
-    if parts and not body.startswith(name):
-        body = body[:1].lower() + body[1:]  # "Then, it was Dana who ..."
-    text = " ".join([*parts, body])
-    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 @lru_cache(maxsize=1024)
@@ -230,23 +148,17 @@ def _cast(procedure: Procedure, keyed: Keyed) -> tuple[dict[str, str], dict[str,
     return first, full, intro
 
 
-def _extras(procedure: Procedure, keyed: Keyed, style: Style, names: list[str], pad: int) -> list[str]:
-    """Filler, mishap and remark sentences, in the order they will be placed."""
-    lex = load_lexicon()
-    fillers = lex.fillers_for(procedure.domain)
-    mean = sum(map(len, fillers)) / len(fillers)
-    count = keyed.randint("nfill", *_FILLERS)
-    # Pad towards the length of the reference trace: a dropped step must not shorten the story.
-    count += max(0, round(PAD_SHARE * pad / (mean + 1)))
-    out = keyed.sample("fill", fillers, count)
-    if style.mishap:
-        cues = keyed.sample("mishap", lex.cues.mishaps + lex.cues.hedges, 2)
-        for j in range(1 + keyed.chance("mishap2", 0.4)):
-            out.append(cues[j].format(name=keyed.pick(f"mishap_name{j}", names)))
-    if style.reassure and keyed.chance("remark", 0.5):
-        out.append(keyed.pick("remark_text", lex.cues.remarks).format(
-            name=keyed.pick("remark_name", names)))
-    return out
+def _timeline(procedure: Procedure, trace: Trace, context: Context, keyed: Keyed,
+              style: Style) -> Timeline:
+    steps = layout(procedure).cp.steps
+    keys, timings, seen = [], [], set()
+    for i, ev in enumerate(trace.events):
+        key = ev.step if ev.step is not None and ev.step not in seen else f"event{i}"
+        seen.add(key)
+        keys.append(key)
+        timings.append(steps[ev.step].timing if ev.step in steps else None)
+    window = resolve_scene(procedure, context)
+    return plan_timeline(keys, timings, window, keyed, shuffle=style.shuffle)
 
 
 def render_scenario(
@@ -260,7 +172,8 @@ def render_scenario(
     pad_chars: int = 0,
 ) -> Rendered:
     """Tell `trace` as a past-tense scenario. `style` overrides the one `mode` would draw;
-    `pad_chars` adds filler worth that many characters (to match a reference length)."""
+    `pad_chars`: how much shorter the trace is than its reference (a dropped step); partly
+    made up with filler (see filler.py)."""
     keyed = Keyed(rng.getrandbits(64))
     style = style or draw_style(mode, rng)
     unknown = sorted({e.actor for e in trace.events if e.actor and e.actor not in procedure.roles})
@@ -268,45 +181,47 @@ def render_scenario(
         raise RenderError(f"events name roles {unknown} that procedure {procedure.id} lacks")
     first, full, intro = _cast(procedure, keyed)
     n = len(trace.events)
-    teller = _Teller(procedure, keyed, style, first, _timeline(keyed, n, style))
+    timeline = _timeline(procedure, trace, context, keyed, style)
+    steps = layout(procedure).cp.steps
+    told = list(dict.fromkeys(ev.step for ev in trace.events if ev.step in steps))
+    quoted = min(told, key=lambda s: keyed.bits(f"vbrank:{s}")) if told else None
+    phrases = {s: pick_phrase(steps[s], procedure.id, keyed, paraphrase=style.paraphrase)
+               for s in told}
+    teller = Teller(procedure, keyed, style, first, timeline, phrases, quoted)
     facts = [
-        fact_sentence(name, var, context.get(name, var.default), keyed)
+        fact_sentence(name, var, context.get(name, var.default))
         for name, var in procedure.context.items()
     ]
-    extras = _extras(procedure, keyed, style, list(first.values()), pad_chars)
+    order = timeline.order
+    told = [teller.sentence(pos, order[pos], trace.events[order[pos]]) for pos in range(n)]
+    extras = asides(procedure, keyed, mishap=style.mishap, reassure=style.reassure,
+                    names=list(first.values()), pad=pad_chars)
     slot_of = [keyed.randint(f"slot{j}", 0, n) for j in range(len(extras))]
     sentences: list[tuple[str, EventSpan | None]] = [
-        (_opening(procedure, keyed, style), None),
+        (_opening(procedure, keyed, timeline), None),
         (intro, None),
         *((f, None) for f in facts),
     ]
-    order = teller.order
     for pos in range(n + 1):
-        sentences += [(extras[j], None) for j in range(len(extras)) if slot_of[j] == pos]
+        for j in (j for j in range(len(extras)) if slot_of[j] == pos):
+            cued = pos > 0 and not style.clock
+            text = with_cue(extras[j], keyed, f"fcue{j}") if cued else extras[j].text
+            sentences.append((text, None))
         if pos < n:
-            sentences.append(teller.sentence(pos, order[pos], trace.events[order[pos]]))
+            i, got = order[pos], told[pos]
+            minute = timeline.minutes[i] if got.timed else None
+            span = EventSpan(i, 0, 0, got.cue, minute, timeline.days[i], got.anchor, got.template)
+            sentences.append((got.text, span))
     return _assemble(sentences, first, full, facts, style)
 
 
-def _timeline(keyed: Keyed, n: int, style: Style) -> tuple[list[int], int]:
-    """Clock times of the n events (true order, 3-14 minutes apart) and the rotation of an
-    out-of-order telling (0: told in order)."""
-    times = [keyed.randint("t0", 7 * 12, 15 * 12) * 5] if n else []
-    for i in range(1, n):
-        times.append(times[-1] + keyed.randint(f"dt{i}", 3, 14))
-    rot = keyed.randint("rot", 1, n - 1) if style.shuffle and n >= 2 else 0
-    return times, rot
-
-
-def _opening(procedure: Procedure, keyed: Keyed, style: Style) -> str:
+def _opening(procedure: Procedure, keyed: Keyed, timeline: Timeline) -> str:
+    """Names the first event's weekday and part of day (so it agrees with the scene)."""
     lex = load_lexicon().templates
-    start = keyed.randint("t0", 7 * 12, 15 * 12) * 5  # the first event's clock time
-    parts = ["morning", "afternoon", "evening"]
-    # With clock times the part of day must agree with them; otherwise any part will do.
-    part = parts[(start >= 720) + (start >= 1020)] if style.clock else keyed.pick("part", parts)
+    start = timeline.minutes[0] if timeline.minutes else 9 * 60
     place = keyed.pick("place", load_lexicon().scenery[procedure.domain].places)
     return keyed.pick("opening", lex.openings).format(
-        day=keyed.pick("day", lex.days), part=part, place=place
+        day=timeline.weekday(0), part=part_of_day(start), place=place
     )
 
 
@@ -323,7 +238,7 @@ def _assemble(
     for text, span in sentences:
         if span is not None:
             spans.append(EventSpan(span.index, offset, offset + len(text), span.time_cue,
-                                   span.clock, span.anchor, span.template))
+                                   span.clock, span.day, span.anchor, span.template))
         parts.append(text)
         offset += len(text) + 1
     return Rendered(

@@ -258,7 +258,8 @@ def exception_trigger(procedure: Procedure, rng: random.Random) -> Draft:
 
 @lru_cache(maxsize=256)
 def _distractors(domain: str, step_texts: tuple[str, ...]) -> tuple[str, ...]:
-    """The domain's irrelevant events minus any that share a content word with a step."""
+    """The domain's irrelevant events minus any that share a content word with a step's text
+    or narration (a distractor must not read like a decoy of one of its steps)."""
     words = {w for text in step_texts for w in _content_words(text)}
     pool = load_lexicon().scenery[domain].events  # type: ignore[index]
     return tuple(e for e in pool if not _content_words(e) & words)
@@ -280,7 +281,8 @@ def distractor_injection(procedure: Procedure, rng: random.Random) -> Draft:
     else:
         new, meta = _drop_one(lay, events, rng)
         label = NON_COMPLIANT
-    pool = _distractors(procedure.domain, tuple(s.text for s in procedure.all_steps()))
+    told = [text for s in procedure.all_steps() for text in (s.text, *s.narration)]
+    pool = _distractors(procedure.domain, tuple(told))
     if not pool:
         raise NotApplicable("every distractor of the domain overlaps a step's wording")
     picked = rng.sample(pool, min(len(pool), rng.randint(1, 3)))

@@ -1,209 +1,86 @@
-"""Step text -> narrative phrase: past tense, bare infinitive, quotation, paraphrase; context
-values -> fact sentences.
+"""What a scenario says about a step and a context value, taken from the procedure's own
+narration fields (`Step.narration`, `ContextVar.narration`; see proclab.procedures.narration).
 
-Conjugation is deliberately conservative: a verb is put into the past tense only where the text
-is a plain command starting with a verb the lexicon knows, and a coordinated verb ("... and
-keep them clear") only where the next word shows it is a verb. Anything else is told with a
-template that keeps the bare infinitive, so the narrator never writes a wrong verb form.
+The narrator never turns step text into narration: every event is told with one of the step's
+authored past-tense phrases, every fact with its value's authored sentence. The only place step
+text reaches a scenario is `quote_text`, for renderings that quote the procedure on purpose.
 """
 
 from __future__ import annotations
 
-import itertools
 import re
-from dataclasses import dataclass
-from functools import cache, lru_cache
 
-from proclab.procedures.schema import ContextVar
-from proclab.procedures.styles.wording import lower_first
+from proclab.procedures.schema import ContextVar, Step
 from proclab.scenarios.keyed import Keyed
-from proclab.scenarios.lexicon import load_lexicon
+from proclab.scenarios.types import RenderError
 
-# After "and", a known verb counts as a verb only when a determiner, pronoun or particle follows
-# ("and keep them", "and record the date"); "location and time in the log" stays a noun.
-_VERB_FOLLOWERS = frozenset({
-    "the", "a", "an", "it", "them", "their", "its", "all", "any", "each", "every", "this",
-    "that", "these", "those", "his", "her", "one", "both", "no",
-    "out", "up", "down", "off", "back", "away",
-})
-_MODALS = frozenset({"can", "may", "must", "will", "should", "could", "would", "might", "shall"})
-_CAUSATIVES = frozenset({"have", "let", "make", "help", "ask", "get", "tell", "instruct", "remind"})
-_OBJECT_PRONOUNS = frozenset({"it", "them", "him", "her", "this", "that", "these", "those", "one"})
-_NEGATIVE = frozenset(
-    {"no", "not", "never", "none", "cannot", "without", "nobody", "nothing", "neither", "nor"}
-)
-_PRONOUNS = (
-    (re.compile(r"\byourself\b"), "themselves"),
-    (re.compile(r"\byour\b"), "their"),
-    (re.compile(r"\bYour\b"), "Their"),
-    (re.compile(r"\byou\b"), "them"),
-)
+# How often a plain rendering tells a step with its first (plain) phrasing; the other
+# phrasings share the rest. Lexical paraphrase uses only the others.
+FIRST_PHRASE_SHARE = 0.6
 _ABBREVIATIONS = (("e.g.", "for example"), ("i.e.", "that is"), ("etc.", "and so on"))
 _INNER_STOP = re.compile(r"\.\s+(?=\S)")
-_PARENTHESES = re.compile(r"\s*\([^)]*\)")
 
 
-@dataclass(frozen=True)
-class StepPhrase:
-    """A step's text prepared for narration."""
-
-    base: str  # bare-infinitive phrase: "warn the people nearby and keep them clear"
-    past: str | None  # "warned the people nearby and kept them clear"; None when unsure
-    quote: str  # the procedure's own wording, without its final period
-    imperative: bool  # True when the text is a command starting with a known verb
-
-
-@cache
-def _past_map() -> dict[str, str]:
-    return load_lexicon().past_tense()
+def phrases_of(step: Step, procedure_id: str) -> list[str]:
+    """The step's authored event phrasings; a RenderError when it has none."""
+    if not step.narration:
+        raise RenderError(
+            f"step {step.id!r} has no narration, so no scenario can tell it",
+            where=f"procedure {procedure_id}, step {step.id}",
+            fix="add `narration:` (past-tense phrases that follow the doer's name) to the step; "
+            "`proclab procedures validate` lists every step that lacks one",
+        )
+    return step.narration
 
 
-def clean_text(text: str) -> str:
-    """One clause without a final period or inner full stops (they would split the sentence)."""
+def pick_phrase(step: Step, procedure_id: str, keyed: Keyed, *, paraphrase: bool) -> str:
+    """The phrasing that tells `step`, keyed by its id (both members of a counterfactual pair
+    tell a step the same way). Paraphrase: one of the non-first phrasings."""
+    phrases = phrases_of(step, procedure_id)
+    key = f"ph:{step.id}"
+    if len(phrases) == 1:
+        return phrases[0]
+    if paraphrase:
+        return keyed.pick(key, phrases[1:])
+    if keyed.chance(key + ":first", FIRST_PHRASE_SHARE):
+        return phrases[0]
+    return keyed.pick(key, phrases[1:])
+
+
+def quote_text(text: str) -> str:
+    """A step text as one quotable clause: no final period, no inner full stops (they would
+    split the sentence), abbreviations written out."""
     out = text.strip().rstrip(".").strip()
     for abbr, full in _ABBREVIATIONS:
         out = out.replace(abbr, full)
-    return _INNER_STOP.sub("; ", out)
-
-
-def _core(token: str) -> str:
-    return token.lower().strip(",;:")
-
-
-def _verb_positions(tokens: list[str]) -> tuple[list[int], bool]:
-    """Indices that hold a verb (the first word; a known verb after "and" or "then" that the
-    next word confirms), and whether some other known verb may also be one (after "or" or a
-    comma, or after "and" without confirmation): then a past tense would be half right."""
-    verbs = _past_map()
-    out = [0] if tokens and _core(tokens[0]) in verbs else []
-    if not out or _core(tokens[0]) in _CAUSATIVES:
-        return out, False  # "have the beneficiary mark ..., then sign and date": infinitives
-    unsure = False
-    for i in range(1, len(tokens) - 1):
-        word, cand = tokens[i].lower(), _core(tokens[i + 1])
-        if (word == "to" and cand in verbs) or word in _MODALS:
-            break  # "call the lab to report ... and ask", "so facilities can vent and inspect"
-        if cand not in verbs or not (word in ("and", "or", "then") or word.endswith(",")):
-            continue
-        nxt = tokens[i + 2].lower().strip(",;:") if i + 2 < len(tokens) else ""
-        if word == "then" or (word == "and" and (nxt in _VERB_FOLLOWERS or nxt.endswith("ing"))):
-            out.append(i + 1)
-        else:  # "or", a comma list, "and wait outside", "and water": verb or noun, unclear
-            unsure = True
-    return out, unsure
-
-
-@lru_cache(maxsize=8192)
-def to_past(base: str) -> str | None:
-    """The past-tense version of a bare-infinitive phrase, or None when it is not safe."""
-    tokens = base.split()
-    if not tokens or tokens[0].endswith(",") or ";" in base or ":" in base:
-        return None
-    positions, unsure = _verb_positions(tokens)
-    if unsure or not positions or positions[0] != 0:
-        return None
-    verbs = _past_map()
-    out = list(tokens)
-    for i in positions:
-        word = tokens[i]
-        core = _core(word)
-        out[i] = verbs[core] + word[len(core) :]
-    return " ".join(out)
-
-
-@lru_cache(maxsize=4096)
-def phrase_for(text: str) -> StepPhrase:
-    """A step text prepared for narration (pronouns made third person, period dropped)."""
-    quote = clean_text(text)
-    plain = quote
-    for pattern, repl in _PRONOUNS:
-        plain = pattern.sub(repl, plain)
-    base = lower_first(plain)
-    tokens = base.split()
-    imperative = bool(tokens) and _core(tokens[0]) in _past_map()
-    return StepPhrase(base=base, past=to_past(base), quote=quote, imperative=imperative)
-
-
-@cache
-def _phrase_pattern() -> re.Pattern[str]:
-    keys = sorted(load_lexicon().paraphrase.phrases, key=len, reverse=True)
-    return re.compile(r"\b(" + "|".join(re.escape(k) for k in keys) + r")\b", re.IGNORECASE)
-
-
-def _match_case(original: str, replacement: str) -> str:
-    return replacement[:1].upper() + replacement[1:] if original[:1].isupper() else replacement
-
-
-def paraphrase(base: str, keyed: Keyed, key: str) -> str:
-    """Swap verbs (at verb positions only) and phrases for lexicon alternatives, keyed by `key`
-    so the same step is re-worded the same way in both members of a pair."""
-    lex = load_lexicon().paraphrase
-    tokens = base.split()
-    for i in _verb_positions(tokens)[0]:
-        core = _core(tokens[i])
-        alts = lex.verbs.get(core, [])
-        if i + 1 < len(tokens) and tokens[i + 1].lower() in _OBJECT_PRONOUNS:
-            # "seal it" must not become "close up it": keep one-word alternatives only.
-            alts = [a for a in alts if " " not in a]
-        if alts and tokens[i][-1] not in ",;:":
-            tokens[i] = _match_case(tokens[i], keyed.pick(f"{key}:v{i}", alts)) + tokens[i][
-                len(core) :
-            ]
-    count = itertools.count()
-
-    def swap(match: re.Match[str]) -> str:
-        alts = lex.phrases[match.group(1).lower()]
-        return _match_case(match.group(1), keyed.pick(f"{key}:p{next(count)}", alts))
-
-    return _phrase_pattern().sub(swap, " ".join(tokens))
+    return _INNER_STOP.sub("; ", out).replace('"', "'")
 
 
 # -- context facts ------------------------------------------------------------------------------
 
 
-def format_value(var: ContextVar, value: bool | int | float | str) -> str:
-    """How a value is written in a scenario: 0.35, 1200, "partially favorable", yes/no."""
-    if var.type == "bool":
-        return "yes" if value else "no"
-    if var.type == "str":
-        return str(value).replace("_", " ")
-    if isinstance(value, float):
-        text = f"{value:.2f}".rstrip("0").rstrip(".")
-        return text or "0"
-    return str(value)
+def shown_value(var: ContextVar, value: bool | int | float | str) -> bool | int | float | str:
+    """The value as a number template receives it: a whole float as an int (2.0 -> 2)."""
+    if var.type == "float" and float(value).is_integer():
+        return int(value)
+    if var.type == "int":
+        return int(value)
+    return value
 
 
-def _stated(clause: str, value: bool) -> str | None:
-    """"the liquid is flammable" + False -> "the liquid was not flammable"; None when the
-    clause is not simple enough to negate safely (no is/are, a negative word, a list)."""
-    clause = _PARENTHESES.sub("", clause).strip()
-    words = clause.split()
-    lowered = [w.lower().strip(",;:") for w in words]
-    if not words or lowered[0].startswith("any") or _NEGATIVE & set(lowered):
-        return None
-    aux = next((i for i, w in enumerate(lowered) if w in ("is", "are", "was", "were")), None)
-    if aux is None or {"or", "and"} & set(lowered[aux + 1 :]):
-        return None
-    verb = {"is": "was", "are": "were"}.get(lowered[aux], lowered[aux])
-    words[aux] = verb if value else f"{verb} not"
-    return " ".join(words)
+def fact_sentence(name: str, var: ContextVar, value: bool | int | float | str) -> str:
+    """The authored sentence stating `name = value` (numbers formatted into `{value}`)."""
+    entry = var.narration_for(value)
+    if entry is None:
+        raise RenderError(
+            f"context variable {name!r} has no narration for the value {value!r}",
+            where=f"context.{name}.narration",
+            fix="give the variable a sentence for every value (see ContextVar.narration)",
+        )
+    if var.type in ("int", "float"):
+        return _SINGULAR.sub(r"\1 \2", entry.text.format(value=shown_value(var, value)))
+    return entry.text
 
 
-def fact_sentence(name: str, var: ContextVar, value: bool | int | float | str, keyed: Keyed) -> str:
-    """One sentence stating a context variable's value, worded from its description."""
-    forms = load_lexicon().templates.facts
-    desc = clean_text(var.description) or name.replace("_", " ")
-    low = lower_first(desc)
-    if var.type == "bool" and low.startswith("whether "):
-        clause = _stated(low[len("whether ") :], bool(value))
-        if clause is not None:
-            form = keyed.pick(f"fact:{name}", forms.clause)
-            return _capital(form.format(clause=clause, Clause=_capital(clause)))
-    pool = forms.answer if var.type == "bool" else forms.value
-    form = keyed.pick(f"fact:{name}", pool)
-    shown = format_value(var, value)
-    return _capital(form.format(desc=low, Desc=_capital(desc), desc_lc=low, value=shown))
-
-
-def _capital(text: str) -> str:
-    return text[:1].upper() + text[1:]
+# "for {value} days" with a value of 1 reads "for 1 day" (units the corpus counts in).
+_SINGULAR = re.compile(r"\b(1|one) (second|minute|hour|day|week|month|year|working day)s\b")

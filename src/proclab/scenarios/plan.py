@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from proclab.procedures.canonical import find_firing_context
 from proclab.procedures.checker import CompiledProcedure, Plan, compile_procedure
-from proclab.procedures.schema import ContextVar, Procedure
+from proclab.procedures.schema import ContextVar, Procedure, Step
 from proclab.procedures.trace import Context, Event
 
 # Share of choices that take the next step in document order rather than any ready step.
@@ -316,9 +316,13 @@ SENTENCE_OVERHEAD = 30
 
 
 def event_chars(procedure: Procedure, events: Sequence[Event]) -> int:
-    """Rough length of the sentences that tell `events` (phrase plus template overhead)."""
+    """Rough length of the sentences that tell `events`: the mean length of each step's
+    narration phrases (its text when it has none) plus template overhead."""
     steps = layout(procedure).cp.steps
-    return sum(
-        SENTENCE_OVERHEAD + (len(ev.detail) if ev.step is None else len(steps[ev.step].text))
-        for ev in events
-    )
+    return sum(SENTENCE_OVERHEAD + (len(ev.detail) if ev.step is None else _told_chars(steps[ev.step]))
+               for ev in events)
+
+
+def _told_chars(step: Step) -> int:
+    phrases = step.narration or [step.text]
+    return sum(map(len, phrases)) // len(phrases)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from proclab.errors import ProclabError
 from proclab.procedures.trace import Context, Trace, Verdict, Violation
 
 PERTURBATION_IDS: tuple[str, ...] = (
@@ -24,6 +25,11 @@ PERTURBATION_IDS: tuple[str, ...] = (
     "adversarial_surface_compliant",
     "adversarial_surface_noncompliant",
 )
+
+
+class RenderError(ProclabError):
+    """A trace cannot be told: an unknown step or role, a step or value without narration, or
+    a timeline the procedure's timings and scenes cannot fit."""
 
 
 @dataclass(frozen=True)

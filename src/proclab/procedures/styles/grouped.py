@@ -12,6 +12,7 @@ from proclab.procedures.styles.base import (
     dotted_alpha,
     make_layout,
 )
+from proclab.procedures.styles.conventions import stand_in, statements
 from proclab.procedures.styles.wording import join_words, role_name
 
 
@@ -63,10 +64,13 @@ def render_role_sections(procedure: Procedure) -> str:
     lines = [f"# {procedure.title}", ""]
     if procedure.description:
         lines += [f"Purpose: {procedure.description}", ""]
+    style = "role_sections"
     lines += [
-        f"Roles, from least to most authority: {'; '.join(layout.roles())}. Work assigned to a "
-        "role may also be done by any role listed after it. Steps are numbered in the order "
-        "they are carried out.",
+        f"Roles, from least to most authority: {'; '.join(layout.roles())}. {stand_in(style)}",
+        "",
+        "## How to read these sections",
+        "",
+        *(f"- {s}" for s in statements(procedure, style, skip=("stand_in",))),
     ]
     for role in procedure.roles:
         mine = [p for p in layout.steps if p.step.actor == role]
@@ -134,9 +138,13 @@ def render_step_cards(procedure: Procedure) -> str:
     if procedure.description:
         lines += [f"Purpose: {procedure.description}", ""]
     lines += [
-        f"Roles, lowest authority first: {join_words(layout.roles())}. On each card, Who names "
-        "the least senior role allowed to do it; Before lists cards that must be finished "
-        "first; After lists cards it must follow; Only if gives the condition for the card.",
+        f"Roles, lowest authority first: {join_words(layout.roles())}.",
+        "",
+        "## How to read the cards",
+        "",
+        *(f"- {s}" for s in statements(procedure, "step_cards")),
+        "",
+        "## Cards",
         "",
         "---",
         "",

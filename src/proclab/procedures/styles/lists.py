@@ -14,6 +14,7 @@ from proclab.procedures.styles.base import (
     actor,
     make_layout,
 )
+from proclab.procedures.styles.conventions import stand_in, statements
 from proclab.procedures.styles.wording import alpha, join_words
 
 
@@ -70,11 +71,11 @@ def render_terse_numbered(procedure: Procedure) -> str:
     lines = [procedure.title.upper()]
     if procedure.description:
         lines.append(f"Purpose: {procedure.description}")
-    lines.append(
-        f"Roles, junior to senior: {' < '.join(layout.roles())}. "
-        "A senior role may do a junior role's step."
-    )
-    lines.append("")
+    style = "terse_numbered"
+    lines.append(f"Roles, junior to senior: {' < '.join(layout.roles())}. {stand_in(style)}")
+    lines += ["", "NOTES"]
+    lines += [f"- {s}" for s in statements(procedure, style, skip=("stand_in",))]
+    lines += ["", "STEPS"]
     lines.extend(_terse_line(layout, p) for p in layout.steps)
     if layout.exceptions:
         lines += ["", "EXCEPTIONS"]
@@ -135,10 +136,10 @@ def render_nested_outline(procedure: Procedure) -> str:
     lines = [f"# {procedure.title}", ""]
     if procedure.description:
         lines.append(f"Purpose: {procedure.description}")
-    lines.append(
-        f"Authority ladder: {' → '.join(layout.roles())}. "
-        "Each role may also carry out the steps of the roles before it."
-    )
+    style = "nested_outline"
+    lines.append(f"Authority ladder: {' → '.join(layout.roles())}. {stand_in(style)}")
+    lines += ["", "## Reading this outline", ""]
+    lines += [f"- {s}" for s in statements(procedure, style, skip=("stand_in",))]
     lines += ["", "## Steps", ""]
     for placed in layout.steps:
         lines.extend(_outline_block(layout, placed, 0))
@@ -196,11 +197,14 @@ def render_checklist(procedure: Procedure) -> str:
     lines = [f"# {procedure.title} — checklist", ""]
     if procedure.description:
         lines.append(f"Purpose: {procedure.description}")
+    style = "checklist"
     lines.append(
         f"Who may tick (authority ladder, lowest first): {join_words(layout.roles(), 'then')}. "
-        "Anyone higher on this list may tick an item meant for a lower role."
+        + stand_in(style)
     )
-    lines.append("")
+    lines += ["", "## How to use this checklist", ""]
+    lines += [f"- {s}" for s in statements(procedure, style, skip=("stand_in",))]
+    lines += ["", "## Items", ""]
     lines.extend(_checklist_line(layout, p, 0) for p in layout.steps)
     if layout.exceptions:
         lines += ["", "## Exceptions — check these before you start", ""]
@@ -251,11 +255,11 @@ def render_decision_list(procedure: Procedure) -> str:
     lines = [f"{procedure.title.upper()}: DECISION LIST"]
     if procedure.description:
         lines.append(f"Purpose: {procedure.description}")
-    lines.append(
-        f"Roles from junior to senior: {', '.join(layout.roles())}. Read each line as IF its "
-        "conditions hold THEN the named role, or anyone more senior, acts."
-    )
-    lines.append("")
+    style = "decision_list"
+    lines.append(f"Roles from junior to senior: {', '.join(layout.roles())}. {stand_in(style)}")
+    lines += ["", "HOW TO READ THE RULES"]
+    lines += [f"- {s}" for s in statements(procedure, style, skip=("stand_in",))]
+    lines += ["", "RULES"]
     lines.extend(_decision_line(layout, p, 0) for p in layout.steps)
     if layout.exceptions:
         lines += ["", "Special cases:"]

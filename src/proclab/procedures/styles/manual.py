@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from proclab.procedures.schema import ContextVar, Procedure, Step
 from proclab.procedures.styles.base import Layout, Path, Placed, PlacedException, make_layout
+from proclab.procedures.styles.conventions import stand_in, statements
 from proclab.procedures.styles.wording import role_name
 
 
@@ -97,12 +98,7 @@ def render_fda_manual(procedure: Procedure) -> str:
         "",
         "## § 2 Policy",
         "",
-        "§ 2.1 Each step in § 4 is mandatory whenever it applies. A step may be performed "
-        "by the responsible official named for it or by an official of higher authority.",
-        "§ 2.2 A step that may not begin before another step waits for it when both are "
-        "performed; a prerequisite must have been completed before the dependent step.",
-        "§ 2.3 Internal determinations are made within the office's systems or records; "
-        "they are not observable actions.",
+        *(f"§ 2.{i} {s}" for i, s in enumerate(statements(procedure, "fda_manual"), 1)),
         "",
         "## § 3 Responsibilities",
         "",
@@ -178,15 +174,15 @@ def render_cms_manual(procedure: Procedure) -> str:
     lines = [f"# {procedure.title}", "", "## 10 - Policy", ""]
     if procedure.description:
         lines.append(procedure.description)
+    policy = statements(procedure, "cms_manual", skip=("stand_in",))
     lines += [
-        "The processing requirements in section 30 must be met whenever they apply. "
-        "Requirements shown as system determinations are made by the processing system "
-        "and leave no observable action.",
+        "The processing requirements in section 30 must be met whenever they apply.",
+        *(f"10.{i} - {s}" for i, s in enumerate(policy, 1)),
         "",
         "## 20 - Responsibilities",
         "",
-        f"Role hierarchy, lowest authority first: {'; '.join(layout.roles())}. A "
-        "requirement assigned to a role may be met by a higher role.",
+        f"Role hierarchy, lowest authority first: {'; '.join(layout.roles())}. "
+        + stand_in("cms_manual"),
         "",
     ]
     lines += [f"- {_capital(role_name(r))}: {_assigned(layout, r)}" for r in procedure.roles]

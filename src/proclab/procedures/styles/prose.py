@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from proclab.procedures.schema import Procedure, Step
 from proclab.procedures.styles.base import Layout, Path, Placed, PlacedException, make_layout
+from proclab.procedures.styles.conventions import stand_in, statements
 from proclab.procedures.styles.wording import (
     alpha,
     article,
@@ -97,9 +98,15 @@ def render_prose_embedded(procedure: Procedure) -> str:
     out = [f"# {procedure.title}", ""]
     if procedure.description:
         out += [f"Purpose: {procedure.description}", ""]
+    style = "prose_embedded"
     out += [
-        f"Roles, from most junior to most senior: {join_words(roles)}. Anyone more senior may "
-        "do what this procedure asks of a more junior role.",
+        f"Roles, from most junior to most senior: {join_words(roles)}. {stand_in(style)}",
+        "",
+        "## A note on reading this procedure",
+        "",
+        " ".join(statements(procedure, style, skip=("stand_in",))),
+        "",
+        "## The procedure",
         "",
     ]
     for placed in layout.top():

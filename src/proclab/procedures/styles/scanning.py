@@ -82,6 +82,13 @@ _INFO = re.compile(
 _ADDED_BY = re.compile(r"added by exception (\w+)", re.I)
 _STEPS_SECTION = re.compile(r"\b(steps|procedure|requirements|instructions|checklist)\b", re.I)
 _EXC_SECTION = re.compile(r"\b(exceptions?|special cases?|deviations?|exception cards?)\b", re.I)
+# Headings over a style's reading conventions ("NOTES", "## How to read the table"): what
+# follows explains the steps and is not one of them.
+_CONVENTIONS = re.compile(
+    r"^(?:notes?|conventions?|how to (?:read|use)\b.*|reading (?:this|the|these)\b.*|"
+    r"a note on\b.*)$",
+    re.I,
+)
 
 
 class Reader:
@@ -135,6 +142,8 @@ class Reader:
             self.description.append(m.group(1))
             return
         if self.section in ("info", "glossary"):
+            if indent == 0 and text.isupper() and len(text.split()) <= 6:
+                return self._heading(n, text)  # "STEPS" after a plain-text "NOTES" block
             return self._info_line(n, text)
         if m := _EXCEPTION.match(text):
             first, *more = SENTENCE.split(m.group("rest"))
@@ -172,6 +181,9 @@ class Reader:
             self._start_exception(n, 0, m.group("l") or "", m.group("rest"), "exc", heading=True)
             return
         if _MARKERS[0][1].match(text) and self._marker(n, 0, text, heading=True):
+            return
+        if _CONVENTIONS.match(plain):
+            self.section, self.role, self.exception = "info", None, None
             return
         role = rd.roleish(plain, self.ladder)
         if _EXC_SECTION.search(plain):

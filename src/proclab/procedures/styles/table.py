@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from proclab.procedures.schema import Procedure
 from proclab.procedures.styles.base import Layout, Path, Placed, actor, make_layout
+from proclab.procedures.styles.conventions import stand_in, statements
 
 
 def _dotted(path: Path) -> str:
@@ -60,9 +61,15 @@ def render_markdown_table(procedure: Procedure) -> str:
     lines = [f"# {procedure.title}", ""]
     if procedure.description:
         lines += [f"Purpose: {procedure.description}", ""]
+    style = "markdown_table"
     lines += [
-        f"Roles, lowest authority first: {', '.join(layout.roles())}. Any role may perform a "
-        "step assigned to a role below it.",
+        f"Roles, lowest authority first: {', '.join(layout.roles())}. {stand_in(style)}",
+        "",
+        "## How to read the table",
+        "",
+        *(f"- {s}" for s in statements(procedure, style, skip=("stand_in",))),
+        "",
+        "## Steps",
         "",
         *_HEADER,
     ]

@@ -1,4 +1,4 @@
-"""The narrator's word stock: templates, names, verbs, paraphrases, cues and per-domain scenery.
+"""The narrator's word stock: templates, cues, names, filler and per-domain scenery.
 
 All of it is YAML next to this module, validated with pydantic and loaded once per process
 (`load_lexicon()`); nothing here is read per scenario.
@@ -9,17 +9,16 @@ from __future__ import annotations
 import re
 from functools import cache
 from pathlib import Path
-from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from proclab.errors import ConfigError
 from proclab.procedures.schema import Domain, StepKind
+from proclab.scenarios.timeline import read_day_shift
 
 LEXICON_DIR = Path(__file__).resolve().parent
 DOMAINS: tuple[Domain, ...] = ("lab_safety", "fda", "cms")
-TemplateForm = Literal["past", "base", "stmt", "quote"]
 _PLACEHOLDERS = re.compile(r"\{(\w+)\}")
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -28,43 +27,66 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _slots(text: str) -> set[str]:
+    return set(_PLACEHOLDERS.findall(text))
+
+
 class Template(_Strict):
-    """One sentence pattern; `{name}` is the actor, `{p}` the phrase (or `{q}`, the quote)."""
+    """One sentence pattern: `{name}` is the doer, `{p}` an authored past-tense phrase;
+    quote templates take `{q}`, the procedure's own wording, after the name, instead."""
 
     id: str = Field(pattern=r"^[a-z]+\.[a-z_]+$")
-    form: TemplateForm
     text: str
 
     @model_validator(mode="after")
-    def _slots(self) -> Template:
-        slot = "q" if self.form == "quote" else "p"
-        found = set(_PLACEHOLDERS.findall(self.text))
-        if found != {"name", slot}:
-            raise ValueError(f"template {self.id} must use exactly {{name}} and {{{slot}}}")
+    def _known_slots(self) -> Template:
+        found = _slots(self.text)
+        if found not in ({"name", "p"}, {"name", "q"}):
+            raise ValueError(f"template {self.id} must use {{name}} and {{p}} (quotes: {{q}})")
+        if "q" in found and self.text.index("{q}") < self.text.index("{name}"):
+            raise ValueError(f"template {self.id}: the name must come before the quote")
         return self
 
 
-class FactForms(_Strict):
-    value: list[str] = Field(min_length=1)
-    answer: list[str] = Field(min_length=1)
-    clause: list[str] = Field(min_length=1)
+def _with_slots(templates: list[Template], want: set[str], what: str) -> list[Template]:
+    bad = [t.id for t in templates if _slots(t.text) != want]
+    if bad:
+        raise ValueError(f"{what} templates {bad} must use exactly {sorted(want)}")
+    return templates
+
+
+class DayCues(_Strict):
+    """Cues that change the day; the round trip reads each back (timeline.read_day_shift)."""
+
+    next: list[str] = Field(min_length=1)
+    later: list[str] = Field(min_length=1)
+    flashback: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _read_back(self) -> DayCues:
+        want = {"next": ("next", 1), "later": ("next", 3), "flashback": ("first", 0)}
+        for field, shift in want.items():
+            for cue in getattr(self, field):
+                said = cue.format(t="9:05", weekday="Monday", n="three")
+                if "{t}" not in cue or read_day_shift(said) != shift:
+                    raise ValueError(f"day cue {cue!r} must have {{t}} and read back as {shift}")
+        return self
 
 
 class Templates(_Strict):
     step: dict[StepKind, list[Template]]
-    statement: list[Template] = Field(min_length=3)
     paraphrase: list[Template] = Field(min_length=3)
     quote: list[Template] = Field(min_length=3)
     distractor: list[Template] = Field(min_length=3)
     first_cues: list[str] = Field(min_length=3)
     next_cues: list[str] = Field(min_length=3)
+    mid_cues: list[str] = Field(min_length=3)
     clock_cues: list[str] = Field(min_length=2)
     flashback_cues: list[str] = Field(min_length=2)
+    day_cues: DayCues
     openings: list[str] = Field(min_length=2)
     cast_intros: list[str] = Field(min_length=2)
     cast_forms: list[str] = Field(min_length=1)
-    facts: FactForms
-    days: list[str] = Field(min_length=1)
 
     @field_validator("step")
     @classmethod
@@ -75,7 +97,19 @@ class Templates(_Strict):
         if thin or missing:
             raise ValueError(f"need >= 3 templates for every step kind (thin: {thin}, "
                              f"missing: {missing})")
+        for kind, temps in step.items():
+            _with_slots(temps, {"name", "p"}, kind)
         return step
+
+    @field_validator("paraphrase", "distractor")
+    @classmethod
+    def _phrase_only(cls, temps: list[Template]) -> list[Template]:
+        return _with_slots(temps, {"name", "p"}, "phrase")
+
+    @field_validator("quote")
+    @classmethod
+    def _quoting(cls, temps: list[Template]) -> list[Template]:
+        return _with_slots(temps, {"name", "q"}, "quote")
 
     @field_validator("clock_cues", "flashback_cues")
     @classmethod
@@ -97,17 +131,6 @@ class Names(_Strict):
         return names
 
 
-class Verbs(_Strict):
-    regular: list[str]
-    doubled: list[str]
-    irregular: dict[str, str]
-
-
-class Paraphrases(_Strict):
-    verbs: dict[str, list[str]]
-    phrases: dict[str, list[str]]
-
-
 class Cues(_Strict):
     mishaps: list[str] = Field(min_length=4)
     hedges: list[str] = Field(min_length=2)
@@ -120,39 +143,44 @@ class Scenery(_Strict):
     events: list[str] = Field(min_length=6)
 
 
+class FillerPool(_Strict):
+    """`still`: how things were; `moments`: something that happened (may take a cue)."""
+
+    still: list[str] = Field(min_length=10)
+    moments: list[str] = Field(min_length=10)
+
+
 class Fillers(_Strict):
-    shared: list[str] = Field(min_length=10)
-    lab_safety: list[str] = Field(default_factory=list)
-    fda: list[str] = Field(default_factory=list)
-    cms: list[str] = Field(default_factory=list)
+    """Background sentences: no person of the scenario, no act any procedure governs, no
+    time of day. `shared` lines suit every domain."""
+
+    shared: FillerPool
+    lab_safety: FillerPool
+    fda: FillerPool
+    cms: FillerPool
+
+    @model_validator(mode="after")
+    def _unique(self) -> Fillers:
+        lines = [line for pool in (self.shared, self.lab_safety, self.fda, self.cms)
+                 for line in (*pool.still, *pool.moments)]
+        dupes = sorted({line for line in lines if lines.count(line) > 1})
+        if dupes:
+            raise ValueError(f"filler lines listed twice: {dupes[:3]}")
+        return self
 
 
 class Lexicon(_Strict):
     templates: Templates
     names: Names
-    verbs: Verbs
-    paraphrase: Paraphrases
     cues: Cues
     fillers: Fillers
     scenery: dict[Domain, Scenery]
 
-    def past_tense(self) -> dict[str, str]:
-        """base verb -> past tense, for every verb the narrator may conjugate."""
-        out = {v: _regular_past(v) for v in self.verbs.regular}
-        out.update({v: v + v[-1] + "ed" for v in self.verbs.doubled})
-        out.update(self.verbs.irregular)
-        return out
-
-    def fillers_for(self, domain: str) -> list[str]:
-        return [*self.fillers.shared, *getattr(self.fillers, domain, [])]
-
-
-def _regular_past(verb: str) -> str:
-    if verb.endswith("e"):
-        return verb + "d"
-    if len(verb) > 1 and verb.endswith("y") and verb[-2] not in "aeiou":
-        return verb[:-1] + "ied"
-    return verb + "ed"
+    def fillers_for(self, domain: str) -> list[tuple[str, bool]]:
+        """The domain's filler lines with whether each is a moment (it may take a cue)."""
+        pools = (self.fillers.shared, getattr(self.fillers, domain))
+        return [(line, moment) for pool in pools
+                for moment, lines in ((False, pool.still), (True, pool.moments)) for line in lines]
 
 
 def _read(path: Path) -> object:
@@ -172,8 +200,6 @@ def load_lexicon() -> Lexicon:
     files = {
         "templates": "templates.yaml",
         "names": "names.yaml",
-        "verbs": "verbs.yaml",
-        "paraphrase": "paraphrase.yaml",
         "cues": "cues.yaml",
         "fillers": "fillers.yaml",
     }
