@@ -142,6 +142,14 @@ def _print_results(results: Results, new: int, out: Path) -> None:
     out_console.print(table)
     if len(results.orders.orders) > 1:
         out_console.print(f"agreement across orders: {results.orders.agreement}")
+    for column, cells in results.breakdowns.items():
+        out_console.print(f"accuracy by {column}: " + ", ".join(
+            f"{c.value} {fmt(c.accuracy)} (n={c.n})" for c in cells))
+    mapping = results.data.mapping
+    if mapping is not None and mapping.skipped:
+        out_console.print(f"{mapping.skipped} rows left out by the label map")
+    for what, why in results.not_applicable.items():
+        out_console.print(f"not applicable: {what} ({why})")
     out_console.print(f"{new} samples scored now, {results.n - new} from the log; "
                       f"results in {out / 'results.json'}")
 

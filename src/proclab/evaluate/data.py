@@ -103,11 +103,15 @@ def is_proclab_file(path: Path) -> bool:
     return _columns(path) >= _PROCLAB_FIELDS
 
 
-def is_proclab_dir(path: Path) -> bool:
+def is_proclab_dir(path: Path, split: str | None = None) -> bool:
+    """A directory of proclab records: a dataset build (its manifest), or one whose
+    `<split>.jsonl` (without a split: any JSONL file) holds proclab records."""
     if (path / MANIFEST).is_file():
         return True
-    files = sorted(path.glob("*.jsonl"))
-    return bool(files) and is_proclab_file(files[0])
+    named = path / f"{split}.jsonl"
+    if split and named.is_file():
+        return is_proclab_file(named)
+    return any(is_proclab_file(f) for f in sorted(path.glob("*.jsonl")))
 
 
 def _dir_files(data_dir: Path, split: str | None, pairs: bool) -> list[Path]:
@@ -142,7 +146,7 @@ def load_eval_data(data: str | Path, split: str | None = None, *, pairs: bool = 
         raise DataError("data not found", where=str(path),
                         fix="pass a dataset directory (`proclab dataset build --out DIR`), a "
                         "data file, or a `datasets` folder")
-    if mapped or not (is_proclab_dir(path) if path.is_dir() else is_proclab_file(path)):
+    if mapped or not (is_proclab_dir(path, split) if path.is_dir() else is_proclab_file(path)):
         result = _load_mapped(path, split, pairs, field_map or {}, label_map or {})
     else:
         result = _load_proclab(path, split, pairs)
