@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -107,7 +108,8 @@ def run_command(
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
     # Started on the first report, so errors found before any work print without a bar.
-    bar = Progress(*columns, console=err_console, disable=not progress)
+    main_rank = os.environ.get("RANK", "0") == "0"  # data-parallel: rank 0 reports
+    bar = Progress(*columns, console=err_console, disable=not (progress and main_rank))
     task = bar.add_task(f"eval {config.backend}", total=None)
 
     def advance(done: int, total: int) -> None:
@@ -129,7 +131,8 @@ def run_command(
         raise typer.Exit(130) from None
     finally:
         stop()
-    _print_results(outcome.results, outcome.new_samples, out)
+    if main_rank:
+        _print_results(outcome.results, outcome.new_samples, out)
 
 
 def _print_results(results: Results, new: int, out: Path) -> None:

@@ -37,6 +37,7 @@ from proclab.evaluate.logs import (
     write_json_atomic,
 )
 from proclab.evaluate.records import EvalRecord
+from proclab.evaluate.shard import current_shard, merge_shards, mine
 from proclab.infer.base import Generation
 from proclab.prompts import build_messages, parse_verdict
 from proclab.registry import lookup
@@ -167,15 +168,23 @@ def _answer_all(todo: list[tuple[EvalRecord, str]], evaluator: Evaluator, config
 def run_eval(config: EvalConfig, out: str | Path, *, overwrite: bool = False,
              evaluator: Evaluator | None = None, progress: Progress | None = None) -> RunOutcome:
     """Evaluate `config` into run directory `out` (resuming a run of the same config) and
-    write results.json. `evaluator` replaces the registry's (tests, custom models)."""
+    write results.json. `evaluator` replaces the registry's (tests, custom models). Under a
+    data-parallel launch each process answers its share (see shard.py)."""
     out = Path(out)
+    shard = current_shard()
     factory = lookup(EVALUATORS, config.backend, kind="backend") if evaluator is None else None
     data = load_eval_data(config.data, config.split, pairs=config.pairs, limit=config.limit,
                           field_map=config.map, label_map=config.label_map)
-    run = prepare_run_dir(out, config, data.sha256, overwrite=overwrite)
     wanted = [(rec, order) for rec in data.records for order in config.orders]
+    keys = [(rec.id, order) for rec, order in wanted]
+    if shard.is_main:
+        run = prepare_run_dir(out, config, data.sha256, overwrite=overwrite)
+        merge_shards(out, keys)  # what an interrupted data-parallel run left
+    shard.wait()
+    if not shard.is_main:
+        run = json.loads((out / RUN_FILE).read_text(encoding="utf-8"))
     done = {s.key for s in read_samples(out / SAMPLES_FILE)}
-    todo = [(rec, order) for rec, order in wanted if (rec.id, order) not in done]
+    todo = mine([(rec, order) for rec, order in wanted if (rec.id, order) not in done], shard)
     new = 0
     if todo:
         owned = evaluator is None  # built here, so closed here
@@ -184,14 +193,21 @@ def run_eval(config: EvalConfig, out: str | Path, *, overwrite: bool = False,
             evaluator = factory(config, data)
         # Kept in run.json so a later call with nothing left to do still reports it.
         run["evaluator"] = dict(getattr(evaluator, "info", {}) or {})
-        write_json_atomic(out / RUN_FILE, run)
+        if shard.is_main:
+            write_json_atomic(out / RUN_FILE, run)
         try:
-            new = _score(todo, len(wanted), evaluator, config, out / SAMPLES_FILE, progress)
+            new = _score(todo, len(wanted), evaluator, config, shard.log(out), progress)
         finally:
             close = getattr(evaluator, "close", None)
             if owned and callable(close):
                 close()
-    results = build_results(config, data, out, run, run.get("evaluator", {}))
+    shard.wait()
+    if shard.is_main:
+        merged = merge_shards(out, keys)
+        new = merged if shard.active else new  # every rank's new samples
+    shard.wait()
+    results = build_results(config, data, out, run, run.get("evaluator", {}),
+                            write=shard.is_main)
     return RunOutcome(results=results, out=out, new_samples=new)
 
 
@@ -226,7 +242,7 @@ def _is_transport_error(err: Exception) -> bool:
 
 
 def build_results(config: EvalConfig, data: EvalData, out: Path, run: dict[str, Any],
-                  evaluator_info: dict[str, Any]) -> Results:
+                  evaluator_info: dict[str, Any], *, write: bool = True) -> Results:
     """Results of the samples this config selects, read back from the log; writes them."""
     wanted = {(rec.id, order) for rec in data.records for order in config.orders}
     samples = [s for s in read_samples(out / SAMPLES_FILE) if s.key in wanted]
@@ -262,5 +278,6 @@ def build_results(config: EvalConfig, data: EvalData, out: Path, run: dict[str, 
         started_at=run["started_at"],
         finished_at=_now(),
     )
-    write_json_atomic(out / RESULTS_FILE, results.model_dump(mode="json"))
+    if write:
+        write_json_atomic(out / RESULTS_FILE, results.model_dump(mode="json"))
     return results
