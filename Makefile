@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 DEMO_OUT ?= runs/demo
 
-.PHONY: demo test install lint bench clean
+.PHONY: demo test test-multiprocess install lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+
+# Data-parallel runs on 2 CPU processes (gloo): SFT and GRPO through `accelerate launch`, and
+# sharded evaluation; part of `make test` too, this runs only them.
+test-multiprocess: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/train/test_multiprocess.py tests/evaluate/test_eval_shards.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

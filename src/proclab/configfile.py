@@ -5,24 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from proclab.errors import ConfigError
+from proclab.limits import check_file_size
+from proclab.yamlsafe import load_yaml
 
 
 def read_yaml_mapping(path: str | Path, *, allow_empty: bool = False) -> dict[str, Any]:
-    """The top-level mapping of a YAML config file; errors name the file (and line)."""
+    """The top-level mapping of a YAML config file; errors name the file (and line). Size,
+    alias expansion and nesting are bounded (`proclab.limits`)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError("config file not found", where=str(path), fix="check the path")
+    check_file_size(path, "document_bytes")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(f"not valid YAML: {err}", where=where) from None
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ConfigError("not a text file", where=str(path), fix="pass a YAML file") from None
+    raw = load_yaml(text, where=str(path))
     if raw is None and allow_empty:
         return {}
     if not isinstance(raw, dict):

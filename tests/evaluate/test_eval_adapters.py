@@ -40,7 +40,7 @@ def test_lm_eval_yaml_names_existing_functions():
     config = yaml.load((LM_EVAL_DIR / "proclab.yaml").read_text(), Loader=Loader)
     assert config["task"] == "proclab" and config["output_type"] == "generate_until"
     utils = _load_utils()
-    for key in ("doc_to_text", "doc_to_target", "process_results"):
+    for key in ("doc_to_text", "doc_to_target", "process_results", "process_docs"):
         kind, name = config[key]
         assert kind == "function" and callable(getattr(utils, name.split(".")[1]))
     assert {m["metric"] for m in config["metric_list"]} == {"acc", "parse_rate"}
@@ -79,3 +79,17 @@ def test_inspect_task_builds_when_inspect_is_installed(tmp_path):
     path.write_text("".join(json.dumps(r.to_row()) + "\n" for r in make_records(per_label=1)))
     built = inspect_task.proclab(data=str(path))
     assert len(built.dataset) == 8
+
+
+def test_lm_eval_process_docs_maps_by_environment(monkeypatch):
+    datasets = pytest.importorskip("datasets")
+    utils = _load_utils()
+    rows = [{"rule": "Lock the door.", "facts": "Ana locked it.", "ok": "y"},
+            {"rule": "Lock the door.", "facts": "Ana left it open.", "ok": "n"}]
+    ds = datasets.Dataset.from_list(rows)
+    assert utils.process_docs(ds) is ds  # proclab's own records pass through
+    monkeypatch.setenv("PROCLAB_MAP", "procedure_text=rule,scenario_text=facts,label=ok")
+    monkeypatch.setenv("PROCLAB_LABEL_MAP", "y=COMPLIANT,n=NON-COMPLIANT")
+    mapped = utils.process_docs(ds)
+    assert [d["label"] for d in mapped] == ["COMPLIANT", "NON-COMPLIANT"]
+    assert "Ana left it open." in utils.doc_to_text(mapped[1])

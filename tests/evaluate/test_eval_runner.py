@@ -16,7 +16,13 @@ from tests.evaluate.eval_fakes import (
 
 from proclab.errors import ConfigError, DataError, ErrorList, ProclabError
 from proclab.evaluate.config import make_config
-from proclab.evaluate.logs import SAMPLES_FILE, load_results, prompt_sha256, read_samples
+from proclab.evaluate.logs import (
+    SAMPLES_FILE,
+    SCHEMA_VERSION,
+    load_results,
+    prompt_sha256,
+    read_samples,
+)
 from proclab.evaluate.runner import EvalAborted, prompt_messages, run_eval
 from proclab.infer.base import Generation
 
@@ -239,7 +245,7 @@ def test_dataset_dir_needs_a_known_split(dataset_dir, tmp_path):
 def test_results_json_reloads(data_file, tmp_path):
     res = _run(data_file, tmp_path / "r").results
     again = load_results(tmp_path / "r")
-    assert again == res and again.schema_version == 1 and len(again.data.sha256) == 64
+    assert again == res and again.schema_version == SCHEMA_VERSION and len(again.data.sha256) == 64
 
 
 @pytest.mark.slow

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from proclab.errors import DataError
+from proclab.limits import jsonl_lines
 
 app = typer.Typer(
     help="Build and inspect the benchmark dataset.", no_args_is_help=True, add_completion=False
@@ -103,8 +104,7 @@ def _load_rows(data_dir: Path) -> tuple[dict, list[dict]]:
         path = data_dir / f"{split}.jsonl"
         if not path.is_file():
             raise DataError("split file missing", where=str(path), fix="rebuild the dataset")
-        with path.open(encoding="utf-8") as fh:
-            rows.extend(json.loads(line) for line in fh if line.strip())
+        rows.extend(json.loads(line) for _, line in jsonl_lines(path))
     return manifest, rows
 
 

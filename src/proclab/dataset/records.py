@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from proclab.errors import DataError
+from proclab.limits import jsonl_lines
 from proclab.procedures.schema import Procedure
 from proclab.procedures.trace import Context, Event, Verdict, Violation
 from proclab.scenarios.types import Candidate
@@ -204,18 +205,15 @@ def read_jsonl(path: Path) -> list[Instance]:
     if not path.is_file():
         raise DataError("file not found", where=str(path), fix="run `proclab dataset build`")
     records: list[Instance] = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                records.append(Instance.from_row(json.loads(line)))
-            except (json.JSONDecodeError, ValidationError) as err:
-                raise DataError(
-                    f"not a valid dataset record: {_first_error(err)}",
-                    where=f"{path}:{lineno}",
-                    fix="rebuild the dataset with `proclab dataset build`",
-                ) from None
+    for lineno, line in jsonl_lines(path):
+        try:
+            records.append(Instance.from_row(json.loads(line)))
+        except (json.JSONDecodeError, ValidationError) as err:
+            raise DataError(
+                f"not a valid dataset record: {_first_error(err)}",
+                where=f"{path}:{lineno}",
+                fix="rebuild the dataset with `proclab dataset build`",
+            ) from None
     return records
 
 

@@ -7,8 +7,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from proclab.evaluate.bootstrap import cluster_weights, estimates
+from proclab.evaluate.breakdowns import breakdowns as metadata_breakdowns
 from proclab.evaluate.grid import failure_grid
-from proclab.evaluate.logs import ClassStats, Estimate, GridStats, OrderStats, PairStats, SampleLog
+from proclab.evaluate.logs import (
+    BreakdownCell,
+    ClassStats,
+    Estimate,
+    GridStats,
+    OrderStats,
+    PairStats,
+    SampleLog,
+)
 from proclab.evaluate.metrics import metrics_from_counts
 from proclab.evaluate.orders import order_stats
 from proclab.evaluate.pairs import pair_stats
@@ -16,6 +25,11 @@ from proclab.evaluate.table import SampleTable, cluster_counts
 from proclab.procedures.trace import COMPLIANT, NON_COMPLIANT
 
 DEFAULT_RESAMPLES = 1000
+NOT_APPLICABLE = {
+    "grid": "the failure grid needs proclab's perturbation, source and domain of each record; "
+    "mapped data has none (see `breakdowns` for its metadata columns)",
+    "pairs": "counterfactual pairs need proclab's pair ids; mapped data has none",
+}
 
 
 @dataclass(frozen=True)
@@ -23,9 +37,12 @@ class Analysis:
     n: int
     metrics: dict[str, Estimate]
     per_class: dict[str, ClassStats]
-    grid: GridStats
+    grid: GridStats | None
     pairs: PairStats | None
     orders: OrderStats
+    clusters: int
+    breakdowns: dict[str, list[BreakdownCell]]
+    not_applicable: dict[str, str]
 
 
 def analyze(
@@ -34,9 +51,14 @@ def analyze(
     *,
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
+    breakdown: Sequence[str] | None = None,
+    mapped: bool = False,
 ) -> Analysis:
-    """Metrics (pooled over orders) with 95% intervals from a bootstrap over procedures, the
-    failure grid, pair and order statistics. `orders` fixes the order list (default: as seen)."""
+    """Metrics (pooled over orders) with 95% intervals from a bootstrap over procedures (mapped
+    data: over group ids), order statistics and per-metadata-column breakdowns (`breakdown`
+    columns; None = automatic), and for proclab data the failure grid and pairs (for `mapped`
+    data they are listed in `not_applicable`). `orders` fixes the order list (default: as
+    seen)."""
     table = SampleTable.from_samples(samples)
     names, cluster = table.clusters()
     weights = cluster_weights(len(names), resamples, seed)
@@ -55,7 +77,10 @@ def analyze(
         n=len(table),
         metrics=metrics,
         per_class=per_class,
-        grid=failure_grid(table),
-        pairs=pair_stats(table, cluster, len(names), weights),
+        grid=None if mapped else failure_grid(table),
+        pairs=pair_stats(table, cluster, len(names), weights) if not mapped else None,
         orders=order_stats(table, order_list, cluster, len(names), weights),
+        clusters=len(names),
+        breakdowns=metadata_breakdowns(table, breakdown, cluster, len(names), weights),
+        not_applicable=dict(NOT_APPLICABLE) if mapped else {},
     )

@@ -9,15 +9,14 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from proclab.dataset.records import Instance
 from proclab.errors import ConfigError, DataError
 from proclab.evaluate.data import SURFACE_PROBE, EvalData
+from proclab.evaluate.records import EvalRecord
 from proclab.infer.base import Generation, GenerationConfig, Message
 from proclab.procedures.checker import check
 from proclab.procedures.corpus import get_procedure
@@ -42,12 +41,19 @@ class OracleBaseline:
         self._resolve = resolve
         self.info: dict[str, Any] = {"answers_from": "checker on the structured trace"}
 
-    def answer(self, records: Sequence[Instance], prompts: Sequence[list[Message]],
+    def answer(self, records: Sequence[EvalRecord], prompts: Sequence[list[Message]],
                config: GenerationConfig) -> list[Generation]:
-        return _answers(
-            check(self._resolve(r.procedure_id), Trace(events=list(r.trace)), r.context).verdict
-            for r in records
-        )
+        out = []
+        for r in records:
+            rec = r.instance
+            if rec is None:
+                raise ConfigError("the oracle baseline needs proclab's structured records "
+                                  f"(trace and context); record {r.id!r} was mapped from "
+                                  "another layout", fix="evaluate a model, or the majority "
+                                  "baseline, on this data")
+            out.append(check(self._resolve(rec.procedure_id), Trace(events=list(rec.trace)),
+                             rec.context).verdict)
+        return _answers(out)
 
 
 def majority_label(labels: Iterable[str]) -> Verdict:
@@ -56,20 +62,6 @@ def majority_label(labels: Iterable[str]) -> Verdict:
     if not counts:
         raise DataError("the majority baseline needs labelled records")
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]  # type: ignore[return-value]
-
-
-def _file_labels(path: Path) -> list[str]:
-    labels = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                labels.append(json.loads(line)["label"])
-            except (json.JSONDecodeError, KeyError, TypeError):
-                raise DataError("not a dataset record with a label", where=f"{path}:{lineno}",
-                                fix="rebuild the dataset with `proclab dataset build`") from None
-    return labels
 
 
 class MajorityBaseline:
@@ -83,12 +75,12 @@ class MajorityBaseline:
 
     @classmethod
     def from_data(cls, data: EvalData) -> MajorityBaseline:
-        train = data.train_path()
+        train = data.train_labels()
         if train is not None:
-            return cls(majority_label(_file_labels(train)), fitted_on="train.jsonl")
+            return cls(majority_label(train[0]), fitted_on=train[1])
         return cls(majority_label(r.label for r in data.records), fitted_on="evaluated records")
 
-    def answer(self, records: Sequence[Instance], prompts: Sequence[list[Message]],
+    def answer(self, records: Sequence[EvalRecord], prompts: Sequence[list[Message]],
                config: GenerationConfig) -> list[Generation]:
         return _answers(self.label for _ in records)
 
@@ -118,6 +110,6 @@ class SurfaceBaseline:
             )
         return cls(SurfaceProbe.load(path), path)
 
-    def answer(self, records: Sequence[Instance], prompts: Sequence[list[Message]],
+    def answer(self, records: Sequence[EvalRecord], prompts: Sequence[list[Message]],
                config: GenerationConfig) -> list[Generation]:
         return _answers(self.probe.predict(records))  # type: ignore[arg-type]

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from proclab.dataset.records import Instance
 from proclab.errors import ConfigError
 from proclab.evaluate.baselines import MajorityBaseline, OracleBaseline, SurfaceBaseline
 from proclab.evaluate.config import EvalConfig
 from proclab.evaluate.data import EvalData
+from proclab.evaluate.records import EvalRecord
 from proclab.infer.base import Backend, Generation, GenerationConfig, Message
 from proclab.registry import lookup
 
@@ -22,7 +22,7 @@ class Evaluator(Protocol):
     name: str
     info: dict[str, Any]  # what the results should record about it (label, probe, ...)
 
-    def answer(self, records: Sequence[Instance], prompts: Sequence[list[Message]],
+    def answer(self, records: Sequence[EvalRecord], prompts: Sequence[list[Message]],
                config: GenerationConfig) -> list[Generation]: ...
 
 
@@ -34,7 +34,7 @@ class BackendEvaluator:
         self.name = backend.name
         self.info = info
 
-    def answer(self, records: Sequence[Instance], prompts: Sequence[list[Message]],
+    def answer(self, records: Sequence[EvalRecord], prompts: Sequence[list[Message]],
                config: GenerationConfig) -> list[Generation]:
         return self.backend.generate(prompts, config)
 
@@ -69,6 +69,10 @@ def _no_model(config: EvalConfig, name: str) -> None:
 
 def _oracle(config: EvalConfig, data: EvalData) -> Evaluator:
     _no_model(config, "oracle")
+    if data.mapping is not None:
+        raise ConfigError("the oracle baseline needs proclab's structured records (trace and "
+                          "context); this data was mapped from another layout",
+                          fix="evaluate a model, or the majority baseline, on it")
     return OracleBaseline()
 
 

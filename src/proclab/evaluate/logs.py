@@ -16,9 +16,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from proclab.errors import DataError
+from proclab.limits import jsonl_lines
 from proclab.procedures.trace import Verdict
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 2 added mapped data, breakdowns and not_applicable
 SAMPLES_FILE = "samples.jsonl"
 RESULTS_FILE = "results.json"
 RUN_FILE = "run.json"
@@ -29,7 +31,9 @@ class _Model(BaseModel):
 
 
 class SampleLog(_Model):
-    """One scored sample. `parsed` is None when the output states no verdict (unparsed)."""
+    """One scored sample. `parsed` is None when the output states no verdict (unparsed).
+    `group_id` is the bootstrap cluster (absent in older logs: then `procedure_id`); the
+    proclab-structure fields are None for mapped data, whose extra columns are in `meta`."""
 
     id: str
     order: str
@@ -39,18 +43,24 @@ class SampleLog(_Model):
     gold: Verdict
     correct: bool
     latency_s: float
-    procedure_id: str
-    perturbation: str
-    source: str
-    domain: str
+    procedure_id: str | None = None
+    perturbation: str | None = None
+    source: str | None = None
+    domain: str | None = None
     pair_id: str | None = None
     pair_role: str | None = None
     finish_reason: str = "stop"
     completion_tokens: int = 0
+    group_id: str | None = None
+    meta: dict[str, Any] = {}
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.id, self.order)
+
+    @property
+    def cluster(self) -> str:
+        return self.group_id if self.group_id is not None else str(self.procedure_id)
 
 
 class Estimate(_Model):
@@ -111,18 +121,43 @@ class OrderStats(_Model):
     all_correct: float | None  # share of those ids correct in every order
 
 
+class BreakdownCell(_Model):
+    """Samples whose metadata column has one value."""
+
+    value: str
+    n: int
+    accuracy: Estimate
+    errors: int
+    false_compliant: int
+    false_noncompliant: int
+    unparsed: int
+
+
+class MappingInfo(_Model):
+    """How data in another layout was read: schema field -> column (or `@FILE`), the label
+    map, every label value found with its count, rows skipped by the map, metadata columns."""
+
+    columns: dict[str, str]
+    label_map: dict[str, str]
+    label_counts: dict[str, int]
+    skipped: int
+    metadata_columns: list[str]
+
+
 class DataInfo(_Model):
     path: str
     split: str | None
     pairs: bool
     sha256: str
     records: int
+    mapping: MappingInfo | None = None
 
 
 class BootstrapInfo(_Model):
     resamples: int
     confidence: float = 0.95
-    cluster: str = "procedure_id"
+    cluster: str = "procedure_id"  # or "group_id" (mapped data)
+    clusters: int | None = None
     seed: int
 
 
@@ -140,9 +175,12 @@ class Results(_Model):
     bootstrap: BootstrapInfo
     metrics: dict[str, Estimate]
     per_class: dict[str, ClassStats]
-    grid: GridStats
+    grid: GridStats | None
     pairs: PairStats | None
     orders: OrderStats
+    breakdowns: dict[str, list[BreakdownCell]] = {}
+    # Metrics that need proclab's structure, with why they do not apply to this data.
+    not_applicable: dict[str, str] = {}
     started_at: str
     finished_at: str
 
@@ -158,12 +196,8 @@ def read_samples(path: Path) -> list[SampleLog]:
     no newline is a write cut short by a kill and is ignored. Bad lines name file and line."""
     if not path.is_file():
         return []
-    data = path.read_bytes()
-    whole = data[: data.rfind(b"\n") + 1]
     samples: list[SampleLog] = []
-    for lineno, line in enumerate(whole.splitlines(), start=1):
-        if not line.strip():
-            continue
+    for lineno, line in jsonl_lines(path, skip_partial_tail=True):
         try:
             samples.append(SampleLog.model_validate_json(line))
         except ValidationError as err:
@@ -240,9 +274,10 @@ def load_results(run_dir: Path) -> Results:
     rewrite = "rerun `proclab eval run` with the same --out to rewrite it"
     if not isinstance(raw, dict):
         raise DataError("results.json is not a JSON object", where=str(path), fix=rewrite)
-    if raw.get("schema_version") != SCHEMA_VERSION:
+    if raw.get("schema_version") not in READABLE_VERSIONS:
         raise DataError(f"results.json has schema version {raw.get('schema_version')}; this "
-                        f"proclab reads version {SCHEMA_VERSION}", where=str(path), fix=rewrite)
+                        f"proclab reads versions {READABLE_VERSIONS}", where=str(path),
+                        fix=rewrite)
     try:
         results = Results.model_validate(raw)
     except ValidationError as err:

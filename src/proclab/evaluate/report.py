@@ -124,9 +124,15 @@ def _orders(runs: list[RunView]) -> list[Block]:
             Figure("orders", png, "Accuracy per prompt block order")]
 
 
+def _not_applicable(runs: list[RunView], name: str) -> list[Block]:
+    return [Para(f"{run.name}: not applicable: {run.results.not_applicable[name]}")
+            for run in runs if name in run.results.not_applicable]
+
+
 def _pairs(runs: list[RunView]) -> list[Block]:
     if all(run.results.pairs is None for run in runs):
-        return []
+        skipped = _not_applicable(runs, "pairs")
+        return [Heading("Counterfactual pairs"), *skipped] if skipped else []
     rows = []
     for run in runs:
         p = run.results.pairs
@@ -168,6 +174,9 @@ def _grid(runs: list[RunView]) -> list[Block]:
     ]
     for k, run in enumerate(runs):
         blocks.append(Heading(f"{run.name}", 3))
+        if run.results.grid is None:
+            blocks += _not_applicable([run], "grid")
+            continue
         for axis, cells in (("source", run.results.grid.by_source),
                             ("domain", run.results.grid.by_domain)):
             if not cells:
@@ -182,6 +191,24 @@ def _grid(runs: list[RunView]) -> list[Block]:
             [[c.perturbation, c.group, str(c.n), f"{c.error_rate:.3f}", str(c.false_compliant),
               str(c.false_noncompliant), str(c.unparsed)] for c in run.results.grid.by_domain],
         ))
+    return blocks
+
+
+def _breakdowns(runs: list[RunView]) -> list[Block]:
+    if not any(run.results.breakdowns for run in runs):
+        return []
+    blocks: list[Block] = [
+        Heading("Breakdowns by metadata column"),
+        Para("Accuracy per value of each metadata column of the data (95% CI, the same "
+             "clustered bootstrap as the headline metrics)."),
+    ]
+    for run in runs:
+        for column, cells in run.results.breakdowns.items():
+            blocks.append(Heading(f"{run.name}: {column}", 3))
+            blocks.append(Table(
+                [column, "n", "accuracy [95% CI]", "errors", "false C", "false N", "unparsed"],
+                [[c.value, str(c.n), fmt(c.accuracy), str(c.errors), str(c.false_compliant),
+                  str(c.false_noncompliant), str(c.unparsed)] for c in cells]))
     return blocks
 
 
@@ -204,7 +231,7 @@ def _comparisons(runs: list[RunView]) -> list[Block]:
 def build_report(runs: list[RunView]) -> list[Block]:
     title = "proclab evaluation report"
     return [Heading(title, 1), *_overview(runs), *_metrics(runs), *_orders(runs),
-            *_pairs(runs), *_grid(runs), *_comparisons(runs)]
+            *_breakdowns(runs), *_pairs(runs), *_grid(runs), *_comparisons(runs)]
 
 
 def write_report(run_dirs: list[str | Path], out: str | Path | None = None) -> tuple[Path, Path]:

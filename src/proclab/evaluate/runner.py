@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from proclab import __version__
-from proclab.dataset.records import Instance
 from proclab.errors import ConfigError, ProclabError
 from proclab.evaluate.analysis import analyze
 from proclab.evaluate.config import EvalConfig
@@ -37,6 +36,8 @@ from proclab.evaluate.logs import (
     read_samples,
     write_json_atomic,
 )
+from proclab.evaluate.records import EvalRecord
+from proclab.evaluate.shard import current_shard, merge_shards, mine
 from proclab.infer.base import Generation
 from proclab.prompts import build_messages, parse_verdict
 from proclab.registry import lookup
@@ -108,14 +109,14 @@ def prepare_run_dir(out: Path, config: EvalConfig, data_sha256: str, *,
     return record
 
 
-def prompt_messages(rec: Instance, order: str) -> list[dict[str, str]]:
+def prompt_messages(rec: EvalRecord, order: str) -> list[dict[str, str]]:
     """The chat prompt of a record in one block order (the reference format)."""
     fields = {"id": rec.id, "procedure_text": rec.procedure_text,
               "scenario_text": rec.scenario_text, "question": rec.question}
     return build_messages(fields, order=order)
 
 
-def _sample(rec: Instance, order: str, messages: list[dict[str, str]], gen: Generation,
+def _sample(rec: EvalRecord, order: str, messages: list[dict[str, str]], gen: Generation,
             latency: float) -> SampleLog:
     parsed = parse_verdict(gen.text)
     return SampleLog(
@@ -124,10 +125,11 @@ def _sample(rec: Instance, order: str, messages: list[dict[str, str]], gen: Gene
         procedure_id=rec.procedure_id, perturbation=rec.perturbation, source=rec.source,
         domain=rec.domain, pair_id=rec.pair_id, pair_role=rec.pair_role,
         finish_reason=gen.finish_reason, completion_tokens=gen.completion_tokens,
+        group_id=rec.group_id, meta=rec.meta,
     )
 
 
-def _answer_all(todo: list[tuple[Instance, str]], evaluator: Evaluator, config: EvalConfig,
+def _answer_all(todo: list[tuple[EvalRecord, str]], evaluator: Evaluator, config: EvalConfig,
                 writer: SampleWriter, progress: Progress | None, done0: int, total: int) -> int:
     """Answer `todo` in batches, appending each finished batch; returns samples written.
     Samples whose generation reports an error are left out (a rerun retries them)."""
@@ -166,14 +168,23 @@ def _answer_all(todo: list[tuple[Instance, str]], evaluator: Evaluator, config: 
 def run_eval(config: EvalConfig, out: str | Path, *, overwrite: bool = False,
              evaluator: Evaluator | None = None, progress: Progress | None = None) -> RunOutcome:
     """Evaluate `config` into run directory `out` (resuming a run of the same config) and
-    write results.json. `evaluator` replaces the registry's (tests, custom models)."""
+    write results.json. `evaluator` replaces the registry's (tests, custom models). Under a
+    data-parallel launch each process answers its share (see shard.py)."""
     out = Path(out)
+    shard = current_shard()
     factory = lookup(EVALUATORS, config.backend, kind="backend") if evaluator is None else None
-    data = load_eval_data(config.data, config.split, pairs=config.pairs, limit=config.limit)
-    run = prepare_run_dir(out, config, data.sha256, overwrite=overwrite)
+    data = load_eval_data(config.data, config.split, pairs=config.pairs, limit=config.limit,
+                          field_map=config.map, label_map=config.label_map)
     wanted = [(rec, order) for rec in data.records for order in config.orders]
+    keys = [(rec.id, order) for rec, order in wanted]
+    if shard.is_main:
+        run = prepare_run_dir(out, config, data.sha256, overwrite=overwrite)
+        merge_shards(out, keys)  # what an interrupted data-parallel run left
+    shard.wait()
+    if not shard.is_main:
+        run = json.loads((out / RUN_FILE).read_text(encoding="utf-8"))
     done = {s.key for s in read_samples(out / SAMPLES_FILE)}
-    todo = [(rec, order) for rec, order in wanted if (rec.id, order) not in done]
+    todo = mine([(rec, order) for rec, order in wanted if (rec.id, order) not in done], shard)
     new = 0
     if todo:
         owned = evaluator is None  # built here, so closed here
@@ -182,18 +193,25 @@ def run_eval(config: EvalConfig, out: str | Path, *, overwrite: bool = False,
             evaluator = factory(config, data)
         # Kept in run.json so a later call with nothing left to do still reports it.
         run["evaluator"] = dict(getattr(evaluator, "info", {}) or {})
-        write_json_atomic(out / RUN_FILE, run)
+        if shard.is_main:
+            write_json_atomic(out / RUN_FILE, run)
         try:
-            new = _score(todo, len(wanted), evaluator, config, out / SAMPLES_FILE, progress)
+            new = _score(todo, len(wanted), evaluator, config, shard.log(out), progress)
         finally:
             close = getattr(evaluator, "close", None)
             if owned and callable(close):
                 close()
-    results = build_results(config, data, out, run, run.get("evaluator", {}))
+    shard.wait()
+    if shard.is_main:
+        merged = merge_shards(out, keys)
+        new = merged if shard.active else new  # every rank's new samples
+    shard.wait()
+    results = build_results(config, data, out, run, run.get("evaluator", {}),
+                            write=shard.is_main)
     return RunOutcome(results=results, out=out, new_samples=new)
 
 
-def _score(todo: list[tuple[Instance, str]], total: int, evaluator: Evaluator,
+def _score(todo: list[tuple[EvalRecord, str]], total: int, evaluator: Evaluator,
            config: EvalConfig, log_path: Path, progress: Progress | None) -> int:
     """Answer and log `todo`; any failure becomes an EvalAborted that says the log is valid."""
     done0 = total - len(todo)
@@ -224,14 +242,15 @@ def _is_transport_error(err: Exception) -> bool:
 
 
 def build_results(config: EvalConfig, data: EvalData, out: Path, run: dict[str, Any],
-                  evaluator_info: dict[str, Any]) -> Results:
+                  evaluator_info: dict[str, Any], *, write: bool = True) -> Results:
     """Results of the samples this config selects, read back from the log; writes them."""
     wanted = {(rec.id, order) for rec in data.records for order in config.orders}
     samples = [s for s in read_samples(out / SAMPLES_FILE) if s.key in wanted]
     if not samples:
         raise EvalAborted("no sample has been scored yet", where=str(out / SAMPLES_FILE),
                           fix="rerun the same command")
-    analysis = analyze(samples, config.orders, resamples=config.resamples, seed=config.seed)
+    analysis = analyze(samples, config.orders, resamples=config.resamples, seed=config.seed,
+                       breakdown=config.breakdown, mapped=data.mapping is not None)
     public = config.public()
     if evaluator_info:
         public["evaluator"] = evaluator_info
@@ -241,19 +260,24 @@ def build_results(config: EvalConfig, data: EvalData, out: Path, run: dict[str, 
         config_sha256=run["identity_sha256"],
         git_hash=git_hash(),
         data=DataInfo(path=config.data, split=config.split, pairs=config.pairs,
-                      sha256=data.sha256, records=len(data.records)),
+                      sha256=data.sha256, records=len(data.records), mapping=data.mapping),
         seed=config.seed,
         n=analysis.n,
         n_expected=len(wanted),
         complete=analysis.n == len(wanted),
-        bootstrap=BootstrapInfo(resamples=config.resamples, seed=config.seed),
+        bootstrap=BootstrapInfo(resamples=config.resamples, seed=config.seed,
+                                cluster="group_id" if data.mapping else "procedure_id",
+                                clusters=analysis.clusters),
         metrics=analysis.metrics,
         per_class=analysis.per_class,
         grid=analysis.grid,
         pairs=analysis.pairs,
         orders=analysis.orders,
+        breakdowns=analysis.breakdowns,
+        not_applicable=analysis.not_applicable,
         started_at=run["started_at"],
         finished_at=_now(),
     )
-    write_json_atomic(out / RESULTS_FILE, results.model_dump(mode="json"))
+    if write:
+        write_json_atomic(out / RESULTS_FILE, results.model_dump(mode="json"))
     return results

@@ -34,12 +34,13 @@ class SampleTable:
     orders: list[str]
     gold: np.ndarray  # int8 codes 0/1
     pred: np.ndarray  # int8 codes 0/1/2
-    procedure_ids: list[str]
-    perturbations: list[str]
-    sources: list[str]
-    domains: list[str]
+    groups: list[str]  # bootstrap cluster per sample (procedure id, or mapped group id)
+    perturbations: list[str | None]
+    sources: list[str | None]
+    domains: list[str | None]
     pair_ids: list[str | None]
     pair_roles: list[str | None]
+    meta: list[dict[str, object]]
 
     @classmethod
     def from_samples(cls, samples: Sequence[SampleLog]) -> SampleTable:
@@ -48,12 +49,13 @@ class SampleTable:
             orders=[s.order for s in samples],
             gold=np.fromiter((VERDICT_CODES[s.gold] for s in samples), np.int8, len(samples)),
             pred=np.fromiter((VERDICT_CODES[s.parsed] for s in samples), np.int8, len(samples)),
-            procedure_ids=[s.procedure_id for s in samples],
+            groups=[s.cluster for s in samples],
             perturbations=[s.perturbation for s in samples],
             sources=[s.source for s in samples],
             domains=[s.domain for s in samples],
             pair_ids=[s.pair_id for s in samples],
             pair_roles=[s.pair_role for s in samples],
+            meta=[s.meta for s in samples],
         )
 
     def __len__(self) -> int:
@@ -69,8 +71,8 @@ class SampleTable:
         return self.gold.astype(np.int64) * 3 + self.pred
 
     def clusters(self) -> tuple[list[object], np.ndarray]:
-        """Bootstrap clusters: one per procedure id."""
-        return factorize(self.procedure_ids)
+        """Bootstrap clusters: one per procedure id (mapped data: per group id)."""
+        return factorize(self.groups)
 
 
 def cluster_counts(cluster: np.ndarray, cell: np.ndarray, n_clusters: int,

@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from proclab.errors import ConfigError, DataError
+from proclab.limits import jsonl_lines
 from proclab.procedures.trace import Verdict
 from proclab.prompts import DEFAULT_LABELS, LabelWords
 
@@ -103,21 +104,18 @@ def load_pair_records(path: str | Path) -> list[PairRecord]:
     if not path.is_file():
         raise DataError("pairs file not found", where=str(path), fix="run `proclab dataset build`")
     records: list[PairRecord] = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                if isinstance(row.get("meta"), str):
-                    row["meta"] = json.loads(row["meta"])
-                records.append(PairRecord.model_validate(row))
-            except (json.JSONDecodeError, ValidationError, AttributeError) as err:
-                raise DataError(
-                    f"not a pair record: {_first_error(err)}",
-                    where=f"{path}:{lineno}",
-                    fix="use the pairs.jsonl written by `proclab dataset build`",
-                ) from None
+    for lineno, line in jsonl_lines(path):
+        try:
+            row = json.loads(line)
+            if isinstance(row.get("meta"), str):
+                row["meta"] = json.loads(row["meta"])
+            records.append(PairRecord.model_validate(row))
+        except (json.JSONDecodeError, ValidationError, AttributeError) as err:
+            raise DataError(
+                f"not a pair record: {_first_error(err)}",
+                where=f"{path}:{lineno}",
+                fix="use the pairs.jsonl written by `proclab dataset build`",
+            ) from None
     if not records:
         raise DataError("no pair records", where=str(path), fix="rebuild the dataset")
     return records

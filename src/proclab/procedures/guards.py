@@ -24,6 +24,7 @@ from functools import lru_cache
 from typing import Any
 
 from proclab.errors import GuardSyntaxError, ProclabError
+from proclab.limits import limit, raise_hint
 from proclab.procedures.schema import ContextVar
 from proclab.registry import suggest
 
@@ -158,6 +159,7 @@ class _Parser:
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
+        self.depth, self.max_depth = 0, limit("guard_depth")
 
     @property
     def tok(self) -> Token:
@@ -194,10 +196,22 @@ class _Parser:
     def and_expr(self) -> Node:
         return self._chain("and", self.not_expr)
 
+    def _nest(self, tok: Token) -> None:
+        # The parser (and the compiler after it) recurse once per level: bound the depth so a
+        # hostile guard is a syntax error, not a RecursionError.
+        self.depth += 1
+        if self.depth > self.max_depth:
+            raise _syntax_error(self.text, tok.col, f"nested deeper than {self.max_depth} "
+                                "levels of '(' and `not`",
+                                fix=f"simplify the guard, {raise_hint('guard_depth')}")
+
     def not_expr(self) -> Node:
         if self.tok.kind == "keyword" and self.tok.text == "not":
-            col = self._take().col
-            return Not(self.not_expr(), col)
+            tok = self._take()
+            self._nest(tok)
+            node = Not(self.not_expr(), tok.col)
+            self.depth -= 1
+            return node
         return self.comparison()
 
     def comparison(self) -> Node:
@@ -231,7 +245,9 @@ class _Parser:
             assert isinstance(num.value, int | float)
             return Lit(-num.value, tok.col)
         if tok.kind == "op" and tok.text == "(":
+            self._nest(tok)
             inner = self.or_expr()
+            self.depth -= 1
             if self.tok.kind != "op" or self.tok.text != ")":
                 raise self._fail(
                     self.tok, "')'", fix=f"close the '(' opened at column {tok.col + 1}"

@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from proclab.errors import ProcedureError
+from proclab.limits import limit, raise_hint
 from proclab.procedures.schema import ContextVar, Procedure
 from proclab.procedures.styles import reading as rd
 from proclab.procedures.styles.scanning import SENTENCE, Node, Reader
@@ -269,11 +270,26 @@ class _Interpreter:
 
 def import_markdown(text: str, *, source_name: str = "imported") -> ImportResult:
     """Draft a procedure from plain text / Markdown (see the module docstring). Never raises on
-    odd input: what it cannot read is reported in `unstructured`."""
+    odd input (what it cannot read is reported in `unstructured`), only on a line longer than
+    the `import_line_chars` limit of `proclab.limits`; the work is linear in the text."""
+    _check_line_lengths(text, source_name)
     reader = Reader(text)
     reader.read()
     build_trees(reader.nodes)
     return _Assembly(reader, source_name).result()
+
+
+def _check_line_lengths(text: str, source_name: str) -> None:
+    cap = limit("import_line_chars")
+    if len(text) <= cap:
+        return
+    for n, line in enumerate(text.splitlines(), start=1):
+        if len(line) > cap:
+            raise ProcedureError(
+                f"line {n} is {len(line):,} characters long, over the importer's limit of "
+                f"{cap:,}", where=f"{source_name}:{n}",
+                fix="break it into one line per step or paragraph, " + raise_hint(
+                    "import_line_chars"))
 
 
 class _Assembly:

@@ -15,6 +15,7 @@ import pydantic
 import yaml
 
 from proclab.errors import DataError, ErrorList, ProcedureError, ProclabError
+from proclab.limits import check_file_size
 from proclab.procedures.schema import (
     ContextVar,
     Procedure,
@@ -27,16 +28,19 @@ from proclab.procedures.schema import (
 from proclab.procedures.trace import Context, Trace
 from proclab.procedures.validate import Path_, SourceMap, format_path, validate_procedure
 from proclab.registry import suggest
+from proclab.yamlsafe import BoundedLoader, load_yaml
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
 
 def read_text(path: Path, *, error: type[ProclabError] = ProcedureError) -> str:
-    """The UTF-8 text of `path`; missing, directory, binary and undecodable files are errors."""
+    """The UTF-8 text of `path`; missing, directory, binary, undecodable and oversized
+    (`proclab.limits`) files are errors."""
     if not path.exists():
         raise error("file not found", where=str(path), fix="check the path")
     if path.is_dir():
         raise error("is a directory, not a file", where=str(path), fix="name a file inside it")
+    check_file_size(path, "document_bytes", error=error)
     raw = path.read_bytes()
     nul = raw.find(b"\x00")
     if nul >= 0:
@@ -55,8 +59,9 @@ def read_text(path: Path, *, error: type[ProclabError] = ProcedureError) -> str:
 
 def compose_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
     """Parse YAML `text` into plain data plus a map of every node's line; syntax errors and
-    duplicate keys become ProcedureErrors with line and column."""
-    loader = yaml.SafeLoader(text)
+    duplicate keys become ProcedureErrors with line and column; alias expansion and nesting
+    are bounded (`proclab.yamlsafe`)."""
+    loader = BoundedLoader(text, where=file, error=ProcedureError)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
@@ -253,13 +258,8 @@ def load_trace_file(path: str | Path) -> tuple[Trace, Context]:
     """A trace file (YAML or JSON): a list of events `{step, actor, detail}`, or a mapping
     `{events: [...], context: {...}}`. Returns the trace and the file's context (maybe {})."""
     path = Path(path)
-    text = read_text(path, error=DataError)
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise DataError(
-            f"malformed trace file: {err}", where=str(path), fix="fix the syntax"
-        ) from None
+    data = load_yaml(read_text(path, error=DataError), where=str(path), error=DataError,
+                     what="malformed trace file")
     if isinstance(data, list):
         data = {"events": data}
     if not isinstance(data, dict) or "events" not in data:

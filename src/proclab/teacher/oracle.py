@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import yaml
-
+from proclab.configfile import read_yaml_mapping
 from proclab.dataset.records import Instance
 from proclab.errors import ConfigError, ErrorList, ProclabError
 from proclab.procedures.canonical import canonical_order
@@ -89,7 +88,7 @@ _DETAIL_CHARS = 160
 def load_phrases(path: Path = PHRASES_PATH) -> dict[str, tuple[str, ...]]:
     """The phrasebook: every move of `MOVES` with at least `MIN_PHRASINGS` phrasings, each
     using only that move's placeholders. All problems are reported at once."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = read_yaml_mapping(path, allow_empty=True)
     problems: list[ProclabError] = []
     for move in sorted(set(data) - set(MOVES)):
         problems.append(ConfigError(f"unknown move {move!r}", where=f"{path}: {move}",

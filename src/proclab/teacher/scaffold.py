@@ -16,9 +16,9 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from proclab.configfile import read_yaml_mapping
 from proclab.errors import ConfigError, ErrorList, ProclabError
 from proclab.registry import lookup
 
@@ -110,10 +110,7 @@ def load_taxonomy(spec: str | Path = DEFAULT_TAXONOMY) -> Taxonomy:
 
 @cache
 def _load_file(path: Path) -> Taxonomy:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise ConfigError(f"not valid YAML: {err}", where=str(path)) from None
+    data = read_yaml_mapping(path)
     try:
         return Taxonomy.model_validate(data)
     except ValidationError as err:

@@ -13,13 +13,13 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from proclab.configfile import read_yaml_mapping
 from proclab.errors import ConfigError, ErrorList, ProclabError
 from proclab.prompts.format import parse_order_list
 from proclab.registry import lookup
+from proclab.yamlsafe import load_yaml
 
 Method = Literal["sft", "grpo"]
 # Every attention and MLP projection of the Qwen2/Llama family (the reference models).
@@ -221,7 +221,7 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
             if not isinstance(child, dict):
                 raise ConfigError(f"override {key}: {part} is not a section")
             node = child
-        node[leaf] = yaml.safe_load(value) if value.strip() else None
+        node[leaf] = load_yaml(value, where=f"--set {key.strip()}") if value.strip() else None
     return out
 
 

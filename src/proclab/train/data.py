@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from proclab.dataset.records import Instance, load_split
 from proclab.errors import DataError, ProclabError
+from proclab.limits import jsonl_lines
 from proclab.prompts import REFERENCE_ORDER, build_messages, render_chat
 from proclab.teacher.scaffold import SIGNAL_TOKEN
 
@@ -66,24 +67,21 @@ def load_sft_rows(path: str | Path, *, limit: int | None = None) -> list[SFTRow]
         raise DataError("SFT file not found", where=str(path),
                         fix="write it with `proclab distill --data DIR --out OUT`")
     rows: list[SFTRow] = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                row = SFTRow.model_validate(json.loads(line))
-            except (json.JSONDecodeError, ValidationError) as err:
-                raise DataError(f"not an SFT row: {_short(err)}", where=where,
-                                fix="each line needs `messages`: [{role, content}, ...]") from None
-            if not any(m.role == "assistant" for m in row.messages):
-                raise DataError("the row has no assistant turn, so there is nothing to train on",
-                                where=where,
-                                fix="use distilled traces (`proclab distill`), whose rows end "
-                                "with the teacher's assistant answer")
-            rows.append(row)
-            if limit and len(rows) >= limit:
-                break
+    for lineno, line in jsonl_lines(path):
+        where = f"{path}:{lineno}"
+        try:
+            row = SFTRow.model_validate(json.loads(line))
+        except (json.JSONDecodeError, ValidationError) as err:
+            raise DataError(f"not an SFT row: {_short(err)}", where=where,
+                            fix="each line needs `messages`: [{role, content}, ...]") from None
+        if not any(m.role == "assistant" for m in row.messages):
+            raise DataError("the row has no assistant turn, so there is nothing to train on",
+                            where=where,
+                            fix="use distilled traces (`proclab distill`), whose rows end "
+                            "with the teacher's assistant answer")
+        rows.append(row)
+        if limit and len(rows) >= limit:
+            break
     if not rows:
         raise DataError("no SFT rows", where=str(path), fix="distil some traces first")
     return rows

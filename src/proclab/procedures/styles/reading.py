@@ -8,6 +8,7 @@ fourth step" are all ("4", "a"); "§ 4.4.1" is ("4", "4", "1"); "X2" is ("x", "2
 
 from __future__ import annotations
 
+import bisect
 import re
 
 from proclab.procedures.styles.wording import ORDINALS, WORD_OPS, role_id, words
@@ -52,19 +53,38 @@ def find_refs(text: str, *, loose: bool = False) -> list[tuple[Label, tuple[int,
     "(4a)", "4a)" or "30.1" count only when `loose` (a field value or a tag, where nothing but
     references is expected): in running text "19.5 percent" is not a step."""
     low = text.lower()
-    taken: list[tuple[int, int]] = []
+    taken = _Spans()
     found: list[tuple[Label, tuple[int, int]]] = []
     for kind, pattern in _REF_PATTERNS:
         if kind in _LOOSE and not loose:
             continue
         for m in pattern.finditer(low):
-            if any(m.start() < e and s < m.end() for s, e in taken):
+            if taken.overlaps(*m.span()):
                 continue
             labels = _labels(kind, m)
             if labels:
-                taken.append(m.span())
+                taken.add(*m.span())
                 found.extend((label, m.span()) for label in labels)
     return sorted(found, key=lambda f: f[1])
+
+
+class _Spans:
+    """Disjoint character spans kept sorted, so an overlap test is a bisection (a line with
+    thousands of references stays linear)."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+
+    def overlaps(self, start: int, end: int) -> bool:
+        i = bisect.bisect_right(self.starts, start)
+        return (i > 0 and self.ends[i - 1] > start) or (
+            i < len(self.starts) and self.starts[i] < end)
+
+    def add(self, start: int, end: int) -> None:
+        i = bisect.bisect_right(self.starts, start)
+        self.starts.insert(i, start)
+        self.ends.insert(i, end)
 
 
 def _labels(kind: str, m: re.Match[str]) -> list[Label]:
@@ -256,7 +276,7 @@ ROLE_NOUNS = words(
     "agent examiner processor approver chief steward driver traveller traveler pi owner"
 )
 _ROLE_NOISE = re.compile(
-    r"\(.*?\)|,?\s*or (?:a |an |any(?:one)? )?(?:higher|more senior|above|senior)(?: role)?\b.*$|"
+    r"\([^()]*\)|,?\s*or (?:a |an |any(?:one)? )?(?:higher|more senior|above|senior)(?: role)?\b.*$|"
     r"\brole\b|\bthe\b|[.:;]+$",
     re.I,
 )

@@ -37,7 +37,7 @@ class Node:
     id: str = ""
 
 
-_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")  # closing #s are stripped in Python (linear)
 _RULE = re.compile(r"^\s*(?:-{3,}|\*{3,}|_{3,})\s*$")
 _TABLE = re.compile(r"^\s*\|.*\|\s*$")
 _TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
@@ -124,13 +124,15 @@ class Reader:
 
     def _line(self, n: int, raw: str) -> None:
         indent = len(raw) - len(raw.lstrip(" \t"))
-        text = raw.strip()
+        # Runs of whitespace collapse to one space: they carry no meaning inside a line, and
+        # several patterns below would otherwise backtrack quadratically over a long run.
+        text = " ".join(raw.split())
         if _RULE.match(text):
             return
         if _TABLE.match(text):
             return self._table_row(n, text)
         if heading := _HEADING.match(text):
-            return self._heading(n, heading.group(2).strip())
+            return self._heading(n, heading.group(2).rstrip().rstrip("#").strip())
         if self.title is None and n == self.first_line and self._looks_like_title(text):
             return self._heading(n, text)
         if (ladder := rd.ladder_line(text)) is not None:
