@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from tests.evaluate.eval_fakes import FakeEvaluator, make_records, write_records
 
+from proclab.errors import ConfigError
 from proclab.evaluate.config import make_config
 from proclab.evaluate.logs import SAMPLES_FILE, SampleWriter, read_samples
 from proclab.evaluate.runner import run_eval
@@ -106,3 +107,19 @@ def test_two_process_hf_evaluation_equals_one_process(tmp_path, tiny_model_dir):
     two = json.loads((tmp_path / "two" / "results.json").read_text())
     one = json.loads((tmp_path / "one" / "results.json").read_text())
     assert two["metrics"] == one["metrics"] and two["n"] == one["n"] == 32
+
+
+def test_overwrite_drops_unmerged_shard_logs_of_another_run(tmp_path):
+    data = write_records(tmp_path / "data.jsonl", make_records(per_label=1))
+    first = make_config(data=str(data), backend="fake", orders=["PSQ"], resamples=0)
+    run_eval(first, tmp_path / "r", evaluator=FakeEvaluator())
+    samples = read_samples(tmp_path / "r" / SAMPLES_FILE)
+    (tmp_path / "r" / SAMPLES_FILE).unlink()
+    with SampleWriter(tmp_path / "r" / "samples.rank0.jsonl") as writer:
+        writer.write(samples)  # a killed data-parallel run of the first config
+    other = make_config(data=str(data), backend="fake", orders=["SPQ"], resamples=0,
+                        max_new_tokens=64)
+    with pytest.raises(ConfigError, match="another config"):
+        run_eval(other, tmp_path / "r", evaluator=FakeEvaluator())
+    run_eval(other, tmp_path / "r", overwrite=True, evaluator=FakeEvaluator())
+    assert {s.order for s in read_samples(tmp_path / "r" / SAMPLES_FILE)} == {"SPQ"}

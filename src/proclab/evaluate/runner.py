@@ -37,7 +37,7 @@ from proclab.evaluate.logs import (
     write_json_atomic,
 )
 from proclab.evaluate.records import EvalRecord
-from proclab.evaluate.shard import current_shard, merge_shards, mine
+from proclab.evaluate.shard import SHARD_GLOB, current_shard, merge_shards, mine
 from proclab.infer.base import Generation
 from proclab.prompts import build_messages, parse_verdict
 from proclab.registry import lookup
@@ -86,7 +86,8 @@ def prepare_run_dir(out: Path, config: EvalConfig, data_sha256: str, *,
         if old.get("identity_sha256") == identity:
             return old
         # A run that never logged a sample (e.g. its model failed to load) is free to replace.
-        if not overwrite and read_samples(out / SAMPLES_FILE):
+        logged = [out / SAMPLES_FILE, *out.glob(SHARD_GLOB)]
+        if not overwrite and any(read_samples(path) for path in logged):
             now, before = config.identity(data_sha256), old.get("identity", {})
             diff = "; ".join(f"{k}: {before.get(k)!r} there, {v!r} now"
                              for k, v in now.items() if before.get(k) != v)
@@ -101,6 +102,8 @@ def prepare_run_dir(out: Path, config: EvalConfig, data_sha256: str, *,
     if overwrite or run_file.is_file():
         for name in (SAMPLES_FILE, RESULTS_FILE, RUN_FILE, "report.md", "report.html"):
             (out / name).unlink(missing_ok=True)
+        for shard_log in out.glob(SHARD_GLOB):  # a data-parallel run's unmerged logs
+            shard_log.unlink()
         shutil.rmtree(out / "figures", ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
     record = {"identity_sha256": identity, "identity": config.identity(data_sha256),
