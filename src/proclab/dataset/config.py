@@ -98,6 +98,16 @@ class CohortConfig(_Strict):
         return {p: float(mix[p]) for p in PERTURBATION_IDS if mix.get(p, 0) > 0}
 
 
+class CompactView(_Strict):
+    """The compact view (docs/scenarios.md): every procedure is replaced by its first steps
+    (`proclab.procedures.compact`, at most `max_steps` steps with sub-steps, ids `<id>--c<n>`),
+    and scenarios carry no neutral filler unless `filler`. Same perturbation types, checker and
+    held-out logic; for models whose context holds ~1k tokens."""
+
+    max_steps: int = Field(6, ge=4, le=40)
+    filler: bool = False
+
+
 class DatasetConfig(_Strict):
     version: Literal[1] = 1
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -106,12 +116,15 @@ class DatasetConfig(_Strict):
     probes: ProbeConfig = Field(default_factory=ProbeConfig)
     # Split exception_trigger / distractor_injection quotas 50/50 between the two labels.
     balance_mixed_labels: bool = True
+    compact: CompactView | None = None
     cohorts: list[CohortConfig] = Field(min_length=1)
     splits: dict[str, list[str]]
 
     def sha256(self) -> str:
         """Hash of the canonical JSON form (sorted keys): names a build (manifest, overwrite)."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        # An unset compact view is left out, so full-view builds keep their earlier hashes.
+        data = self.model_dump(mode="json", exclude={"compact"} if self.compact is None else None)
+        canonical = json.dumps(data, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def split_of(self) -> dict[str, str]:
