@@ -83,6 +83,19 @@ def test_full_sft_changes_every_weight_and_saves_a_plain_model(full_run, tiny_mo
 
 
 @pytest.mark.slow
+def test_the_evaluation_harness_takes_a_full_run_as_its_model(full_run, data_dir, tmp_path):
+    from proclab.dataset.records import load_split
+    from proclab.evaluate.config import make_config
+    from proclab.evaluate.runner import run_eval
+
+    config = make_config(backend="hf", data=str(data_dir), split="heldout",
+                         model=str(full_run[0].output_dir), max_new_tokens=4, batch_size=2,
+                         resamples=0)
+    scored = run_eval(config, tmp_path / "eval")
+    assert scored.results.n == len(load_split(data_dir, "heldout"))
+
+
+@pytest.mark.slow
 def test_merging_a_full_run_exits_2(full_run, tmp_path, capsys):
     out = full_run[0].output_dir
     code, _, err = run_cli(["train", "merge", "--adapter", str(out), "--out",
