@@ -8,7 +8,7 @@ import json
 
 import pytest
 import torch
-from tests.train.test_cli import ROOT, TINY_SFT, run_cli
+from tests.train.test_cli import ROOT, TINY_SFT, _sets, run_cli
 from tests.train.test_grpo import vowel_share
 
 from proclab.errors import ErrorList, ProclabError
@@ -222,3 +222,31 @@ def test_a_full_run_refuses_to_resume_as_lora(full_run, tiny_model, data_dir):
     lora = config.model_copy(update={"finetune": "lora"})
     with pytest.raises(ProclabError, match=r"config differs in: finetune"):
         SFTRecipe(lora).setup(resume="auto")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["mini-cpu-sft.yaml", "mini-cpu-sft-answer.yaml"])
+def test_shipped_full_sft_configs_run_from_the_command_line(name, tiny_model, data_dir, tmp_path,
+                                                            capsys):
+    out = tmp_path / "run"
+    args = ["train", "sft", "--config", str(MINI / name),
+            *_sets(tiny_model, data_dir, out, "optim.max_steps=2", "logging.eval_steps=2",
+                   "data.max_length=4096")]
+    code, stdout, err = run_cli(args, capsys)
+    assert code == 0, err
+    assert f"trained 2 steps -> {out}" in stdout
+    assert f"model: {out} (load with AutoModelForCausalLM.from_pretrained)" in stdout
+    assert (out / "model.safetensors").is_file() and not (out / "adapter_config.json").exists()
+
+
+@pytest.mark.slow
+def test_shipped_full_grpo_config_runs_from_the_command_line(tiny_model, data_dir, tmp_path,
+                                                             capsys):
+    out = tmp_path / "run"
+    args = ["train", "grpo", "--config", str(MINI / "mini-cpu-grpo.yaml"),
+            *_sets(tiny_model, data_dir, out, "optim.max_steps=1", "data.max_length=4096",
+                   "data.limit=4")]
+    code, stdout, err = run_cli(args, capsys)
+    assert code == 0, err
+    assert f"model: {out} (load with AutoModelForCausalLM.from_pretrained)" in stdout
+    assert (out / "model.safetensors").is_file() and not (out / "adapter_config.json").exists()
