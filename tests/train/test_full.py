@@ -10,25 +10,26 @@ import pytest
 import torch
 from tests.train.test_cli import ROOT, TINY_SFT, _sets, run_cli
 from tests.train.test_grpo import vowel_share
+from tests.train.test_sft import StopAt
 
 from proclab.errors import ErrorList, ProclabError
 from proclab.prompts import final_answer_line
 from proclab.train.config import load_config, parse_config
 from proclab.train.data import IGNORE_INDEX, load_sft_rows, sft_examples
 from proclab.train.grpo import GRPORecipe
-from proclab.train.sft import SFTRecipe
+from proclab.train.sft import SFTRecipe, run_sft
 
 MINI = ROOT / "configs" / "train"
 IM_END = "<|im_end|>"
 
 
-def full_sft_config(tiny_model, data_dir, out, **sft):
+def full_sft_config(tiny_model, data_dir, out, max_steps=3, **sft):
     return parse_config({
         "method": "sft", "model": str(tiny_model), "output_dir": str(out), "seed": 0,
         "finetune": "full",
         "data": {"sft_file": str(data_dir / "sft.jsonl"),
                  "eval_sft_file": str(data_dir / "eval-sft.jsonl")},
-        "optim": {"max_steps": 3, "batch_size": 2, "learning_rate": 1e-3},
+        "optim": {"max_steps": max_steps, "batch_size": 2, "learning_rate": 1e-3},
         "sft": sft,
         "logging": {"logging_steps": 1, "save_steps": 3, "report_to": ["none"]},
     })
@@ -153,8 +154,6 @@ def test_answer_only_labels_are_the_final_answer_line(fixture, name, tiny_model,
 
 @pytest.mark.slow
 def test_answer_only_full_sft_records_its_target(tiny_model, data_dir, tmp_path):
-    from proclab.train.sft import run_sft
-
     config = full_sft_config(tiny_model, data_dir, tmp_path / "a", target="answer")
     outcome = run_sft(config)
     manifest = json.loads((outcome.output_dir / "proclab-train.json").read_text())
@@ -250,3 +249,14 @@ def test_shipped_full_grpo_config_runs_from_the_command_line(tiny_model, data_di
     assert code == 0, err
     assert f"model: {out} (load with AutoModelForCausalLM.from_pretrained)" in stdout
     assert (out / "model.safetensors").is_file() and not (out / "adapter_config.json").exists()
+
+
+@pytest.mark.slow
+def test_a_full_run_resumes_from_its_checkpoint(tiny_model, data_dir, tmp_path):
+    config = full_sft_config(tiny_model, data_dir, tmp_path / "r", max_steps=4)
+    first = run_sft(config, callbacks=[StopAt(3).callback])
+    assert first.global_step == 3
+    assert (tmp_path / "r" / "checkpoint-3" / "model.safetensors").is_file()
+    resumed = run_sft(config, resume="auto")
+    assert resumed.global_step == 4
+    assert [h["step"] for h in resumed.trainer.state.log_history if "loss" in h] == [1, 2, 3, 4]
