@@ -203,7 +203,7 @@ def test_cli_full_with_lora_fields_exits_2(config, sets, fields, capsys):
 
 def test_shipped_mini_configs(tmp_path):
     sft = load_config(MINI / "mini-cpu-sft.yaml")
-    answer = load_config(MINI / "mini-cpu-sft-answer.yaml")
+    answer = load_config(MINI / "mini-cpu-answer.yaml")
     grpo = load_config(MINI / "mini-cpu-grpo.yaml")
     assert {sft.finetune, answer.finetune, grpo.finetune} == {"full"}
     assert (sft.sft.target, answer.sft.target) == ("scaffold", "answer")
@@ -224,7 +224,7 @@ def test_a_full_run_refuses_to_resume_as_lora(full_run, tiny_model, data_dir):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["mini-cpu-sft.yaml", "mini-cpu-sft-answer.yaml"])
+@pytest.mark.parametrize("name", ["mini-cpu-sft.yaml", "mini-cpu-answer.yaml"])
 def test_shipped_full_sft_configs_run_from_the_command_line(name, tiny_model, data_dir, tmp_path,
                                                             capsys):
     out = tmp_path / "run"
