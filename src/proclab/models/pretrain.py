@@ -145,12 +145,12 @@ def _train_into(out: Path, config: PretrainConfig, data_dir: str | Path, key: st
         model_max_length=config.model.max_position_embeddings,
     )
     encoded = encode_documents(corpus, tokenizer)
-    check_context(corpus, encoded, config)
+    need = check_context(corpus, encoded, config)
     blocks = pack(encoded, config.train.seq_len, tokenizer.convert_tokens_to_ids(ENDOFTEXT),
                   seed=config.train.seed)
     check_no_heldout(corpus, data_manifest)  # belt and braces, right before training
     out.mkdir(parents=True, exist_ok=True)
-    manifest = _manifest(config, data_dir, key, corpus, encoded, len(blocks))
+    manifest = _manifest(config, data_dir, key, corpus, encoded, len(blocks), need)
     _write(out, manifest)
     model = build_model(config.model.spec(config.train.seed), tokenizer,
                         initializer_range=config.model.initializer_range)
@@ -175,11 +175,12 @@ def encode_documents(corpus: Corpus, tokenizer: Any) -> list[list[int]]:
     return out
 
 
-def check_context(corpus: Corpus, encoded: list[list[int]], config: PretrainConfig) -> None:
-    """The model must see a whole training example (prompt + trace) in one context."""
+def check_context(corpus: Corpus, encoded: list[list[int]], config: PretrainConfig) -> int:
+    """The model must see a whole training example (prompt + trace) in one context; returns
+    the longest one's length (0 without chat documents: procedure text is just cut)."""
     lengths = [len(ids) for d, ids in zip(corpus.documents, encoded, strict=True)
-               if d.kind == "chat"] or [len(ids) for ids in encoded]
-    need = max(lengths)
+               if d.kind == "chat"]
+    need = max(lengths, default=0)
     model_ctx = config.model.max_position_embeddings
     if model_ctx < need:
         raise ConfigError(
@@ -192,6 +193,7 @@ def check_context(corpus: Corpus, encoded: list[list[int]], config: PretrainConf
             f"the longest training example is {need} tokens; set train.seq_len >= {need} "
             f"(it is {config.train.seq_len})",
             fix="raise train.seq_len (at most model.max_position_embeddings)")
+    return need
 
 
 def pack(encoded: list[list[int]], seq_len: int, separator: int, *, seed: int) -> list[list[int]]:
@@ -209,7 +211,7 @@ def pack(encoded: list[list[int]], seq_len: int, separator: int, *, seed: int) -
 
 
 def _manifest(config: PretrainConfig, data_dir: str | Path, key: str, corpus: Corpus,
-              encoded: list[list[int]], blocks: int) -> dict[str, Any]:
+              encoded: list[list[int]], blocks: int, need: int) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "key": key,
@@ -223,7 +225,8 @@ def _manifest(config: PretrainConfig, data_dir: str | Path, key: str, corpus: Co
             "by_kind": corpus.counts(),
             "records": corpus.records,
             "tokens": sum(len(ids) + 1 for ids in encoded),
-            "longest_example_tokens": max(len(ids) for ids in encoded),
+            "longest_example_tokens": need,
+            "longest_document_tokens": max(len(ids) for ids in encoded),
             "blocks": blocks,
             "styles": corpus.styles,
             "procedure_ids": corpus.procedure_ids,

@@ -41,7 +41,8 @@ def train_blocks(model: Any, tokenizer: Any, blocks: list[list[int]], config: Pr
                  checkpoints: Path, progress: bool) -> dict[str, Any]:
     """Train `model` in place; returns the loss history, final loss, steps and tokens/s."""
     import torch
-    from transformers import Trainer, TrainingArguments, default_data_collator
+    from transformers import PrinterCallback, Trainer, TrainingArguments, default_data_collator
+    from transformers.utils import logging as hf_logging
 
     t = config.train
     args = TrainingArguments(
@@ -72,6 +73,9 @@ def train_blocks(model: Any, tokenizer: Any, blocks: list[list[int]], config: Pr
     dataset = PackedBlocks(blocks, tokenizer.pad_token_id)
     trainer = Trainer(model=model, args=args, train_dataset=dataset,
                       data_collator=default_data_collator)
+    if not progress:  # no per-step log lines and no save bars either
+        trainer.remove_callback(PrinterCallback)
+        hf_logging.disable_progress_bar()
     resume = last_checkpoint(checkpoints)
     start_step = int(resume.rsplit("-", 1)[1]) if resume else 0
     started = time.perf_counter()
