@@ -168,10 +168,14 @@ def _train_into(out: Path, config: PretrainConfig, data_dir: str | Path, key: st
 def encode_documents(corpus: Corpus, tokenizer: Any) -> list[list[int]]:
     """Token ids of each document: procedure text as is, chats through the chat template."""
     out = []
-    for doc in corpus.documents:
-        text = doc.text if doc.kind == "procedure" else tokenizer.apply_chat_template(
-            doc.chat(), tokenize=False)
-        out.append(tokenizer(text, add_special_tokens=False)["input_ids"])
+    limit, tokenizer.model_max_length = tokenizer.model_max_length, 10**9  # lengths checked later
+    try:
+        for doc in corpus.documents:
+            text = doc.text if doc.kind == "procedure" else tokenizer.apply_chat_template(
+                doc.chat(), tokenize=False)
+            out.append(tokenizer(text, add_special_tokens=False)["input_ids"])
+    finally:
+        tokenizer.model_max_length = limit
     return out
 
 
