@@ -199,3 +199,19 @@ def test_resumes_from_last_checkpoint(tiny_data: Path, tmp_path: Path, monkeypat
     assert not outcome.reused
     assert outcome.manifest["resumed_from_step"] == 2 and outcome.manifest["steps"] == 4
     assert outcome.manifest["done"]
+
+
+def test_without_out_builds_into_the_cache_and_reuses(tiny_data: Path, tmp_path: Path,
+                                                      monkeypatch) -> None:
+    from proclab.models.pretrain import pretrain
+
+    monkeypatch.setenv("PROCLAB_CACHE", str(tmp_path / "cache"))
+    raw = {"model": {**SMALL["model"], "max_position_embeddings": 256},
+           "corpus": {"chats": False},  # procedure renderings only: no example length to fit
+           "train": {**SMALL["train"], "seq_len": 256, "max_steps": 1}}
+    config = parse_pretrain_config(raw)
+    path = pretrain(config, tiny_data, progress=False)
+    assert path.parent == tmp_path / "cache" and path.name.startswith("pretrain-")
+    assert (path / "config.json").is_file() and not list(path.parent.glob(".pretrain-*"))
+    again = run_pretrain(config, tiny_data, progress=False)
+    assert again.reused and again.path == path
