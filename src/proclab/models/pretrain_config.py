@@ -84,6 +84,9 @@ class TrainSection(_Strict):
     max_steps: int = Field(-1, ge=-1, description="-1: run num_epochs epochs")
     num_epochs: float = Field(1.0, gt=0)
     weight_decay: float = Field(0.1, ge=0.0)
+    # 0.95, not AdamW's 0.999: the second-moment estimate follows the fast early loss drop of
+    # a small model trained for a few hundred steps.
+    adam_beta2: float = Field(0.95, gt=0.0, lt=1.0)
     max_grad_norm: float = Field(1.0, gt=0)
     seed: int = 0
     save_steps: int = Field(100, ge=1)

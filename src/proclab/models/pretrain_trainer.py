@@ -55,6 +55,7 @@ def train_blocks(model: Any, tokenizer: Any, blocks: list[list[int]], config: Pr
         max_steps=t.max_steps,
         num_train_epochs=t.num_epochs,
         weight_decay=t.weight_decay,
+        adam_beta2=t.adam_beta2,
         max_grad_norm=t.max_grad_norm,
         seed=t.seed,
         data_seed=t.seed,
