@@ -155,3 +155,49 @@ def test_config_errors_are_config_errors(tmp_path):
     bad = _config(tmp_path, "  - name: x\n    run: []\n")
     with pytest.raises((ConfigError, ErrorList)):
         load_repro(bad)
+
+
+def test_interrupted_stage_resumes_when_its_checkpoint_exists_else_restarts(tmp_path, monkeypatch):
+    from proclab.repro import runner
+
+    calls: list[list[str]] = []
+    outcome = {"rc": 1}
+
+    class Done:
+        def __init__(self, rc: int):
+            self.returncode = rc
+
+    def fake_run(command, preexec_fn=None):
+        calls.append(command[3:])  # drop python -m proclab
+        if outcome["rc"] == 0:
+            (tmp_path / "run" / "train").mkdir(parents=True, exist_ok=True)
+            (tmp_path / "run" / "train" / "proclab-train.json").write_text("{}")
+        return Done(outcome["rc"])
+
+    monkeypatch.setattr(runner.subprocess, "run", fake_run)
+    cfg = ReproConfig.model_validate({"name": "t", "stages": [{
+        "name": "train", "run": ["train", "sft", "--out", "{out}/train"],
+        "done_when": ["{out}/train/proclab-train.json"],
+        "resume_when": "{out}/train/checkpoint-*", "resume_args": ["--resume", "auto"],
+        "restart_args": ["--set", "overwrite=true"]}]})
+    out = tmp_path / "run"
+    with pytest.raises(Exception, match="stage train failed"):
+        runner.run_repro(cfg, expand(cfg), out, echo=lambda _: None)
+    assert calls[-1] == ["train", "sft", "--out", f"{out}/train"]
+    # Failed before any checkpoint: the rerun starts over.
+    with pytest.raises(Exception, match="stage train failed"):
+        runner.run_repro(cfg, expand(cfg), out, echo=lambda _: None)
+    assert calls[-1][-2:] == ["--set", "overwrite=true"]
+    # A checkpoint now exists: the rerun continues from it.
+    (out / "train" / "checkpoint-5").mkdir(parents=True)
+    outcome["rc"] = 0
+    runner.run_repro(cfg, expand(cfg), out, echo=lambda _: None)
+    assert calls[-1][-2:] == ["--resume", "auto"]
+    # Finished: skipped.
+    runner.run_repro(cfg, expand(cfg), out, echo=lambda _: None)
+    assert len(calls) == 3
+    # The command changes: start over even though checkpoints exist.
+    changed = ReproConfig.model_validate({"name": "t", "stages": [
+        {**cfg.stages[0].model_dump(), "run": ["train", "sft", "--out", "{out}/train", "-x"]}]})
+    runner.run_repro(changed, expand(changed), out, echo=lambda _: None)
+    assert calls[-1][-3:] == ["-x", "--set", "overwrite=true"]

@@ -98,8 +98,12 @@ def run_repro(config: ReproConfig, stages: Sequence[Stage], out: str | Path, *,
             continue
         changed_upstream = changed_upstream or prev is not None
         extra: list[str] = []
-        if prev is not None:  # interrupted, failed, or its command changed: its output is stale
-            resumable = stage.resume_when and glob.glob(_fill([stage.resume_when], out)[0])
+        if prev is not None:
+            # Interrupted (or failed) with the same command: continue from what it left when
+            # `resume_when` finds it; otherwise (or when the command changed) start it over.
+            same = prev.get("command") == argv and prev.get("status") != "done"
+            resumable = same and stage.resume_when and glob.glob(
+                _fill([stage.resume_when], out)[0])
             extra = _fill(stage.resume_args if resumable else stage.restart_args, out)
         command = [sys.executable, "-m", "proclab", *argv, *extra]
         echo(f"{head}: {' '.join(['proclab', *argv, *extra])}")
