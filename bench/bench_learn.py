@@ -33,8 +33,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 STUDENTS = {"sft": "scaffolded SFT (engaged)", "answer": "answer-only SFT", "grpo": "GRPO"}
 BASELINES = ("oracle", "majority", "surface")
-SPLITS = {"procedures": "heldout_procedures", "style": "heldout_style",
-          "adversarial": "heldout_adversarial"}
+SPLITS = ("heldout_procedures", "heldout_style", "heldout_adversarial", "seen_procedures")
 ACCURACY_GOAL, PARSE_GOAL, SPEARMAN_GOAL = 0.80, 0.98, 0.8
 
 
@@ -52,16 +51,16 @@ def _ci(m: dict[str, Any] | None) -> str:
 def accuracy_table(out: Path) -> tuple[list[str], dict[str, dict[str, Any]]]:
     """Rows of accuracy [CI] per model and split, plus the parsed results by `model-split`."""
     found: dict[str, dict[str, Any]] = {}
-    lines = ["| model | " + " | ".join(SPLITS.values()) + " | parse rate (procedures) | n |",
+    lines = ["| model | " + " | ".join(SPLITS) + " | parse rate (heldout_procedures) | n |",
              "|---|" + "---|" * len(SPLITS) + "---:|---:|"]
     for model in (*STUDENTS, *BASELINES):
         cells, parse, n = [], "—", "—"
-        for short in SPLITS:
-            res = _results(out / "eval" / f"{model}-{short}")
+        for split in SPLITS:
+            res = _results(out / "eval" / f"{model}-{split}")
             if res is not None:
-                found[f"{model}-{short}"] = res
+                found[f"{model}-{split}"] = res
             cells.append(_ci(res["metrics"]["accuracy"]) if res else "—")
-            if res and short == "procedures":
+            if res and split == "heldout_procedures":
                 parse, n = f"{res['metrics']['parse_rate']['value']:.3f}", str(res["n"])
         lines.append(f"| {STUDENTS.get(model, model)} | " + " | ".join(cells) + f" | {parse} | {n} |")
     return lines, found
@@ -72,7 +71,7 @@ def contrast_table(found: dict[str, dict[str, Any]]) -> list[str]:
              "prompt orders (min-max) | spread | all-orders agreement |",
              "|---|---|---|---|---:|---:|"]
     for model in (*STUDENTS, "surface", "oracle"):
-        res = found.get(f"{model}-procedures")
+        res = found.get(f"{model}-heldout_procedures")
         if res is None:
             continue
         flip = (res.get("pairs") or {}).get("flip") or {}
@@ -94,13 +93,13 @@ def mcnemar_table(out: Path) -> list[str]:
     lines = ["| split | A | B | shared samples | acc A | acc B | A only right | B only right "
              "| McNemar p |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
     pairs = [("sft", "answer"), ("sft", "grpo"), ("answer", "grpo")]
-    for short in SPLITS:
+    for split in SPLITS:
         for a, b in pairs:
-            ra, rb = out / "eval" / f"{a}-{short}", out / "eval" / f"{b}-{short}"
+            ra, rb = out / "eval" / f"{a}-{split}", out / "eval" / f"{b}-{split}"
             if not ((ra / "samples.jsonl").is_file() and (rb / "samples.jsonl").is_file()):
                 continue
             c = compare_runs(ra, rb)
-            lines.append(f"| {short} | {a} | {b} | {c.shared} | {c.accuracy_a:.3f} | "
+            lines.append(f"| {split} | {a} | {b} | {c.shared} | {c.accuracy_a:.3f} | "
                          f"{c.accuracy_b:.3f} | {c.a_only_correct} | {c.b_only_correct} | "
                          f"{c.p_value:.3g} |")
     return lines
@@ -131,8 +130,8 @@ def probe_lines(out: Path) -> tuple[list[str], dict[str, Any]]:
 
 
 def goals(found: dict[str, dict[str, Any]], probes: dict[str, Any]) -> list[str]:
-    sft = found.get("sft-procedures")
-    surface = found.get("surface-procedures")
+    sft = found.get("sft-heldout_procedures")
+    surface = found.get("surface-heldout_procedures")
     out = []
     if sft:
         acc = sft["metrics"]["accuracy"]

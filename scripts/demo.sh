@@ -67,13 +67,17 @@ python - "$OUT/learn" <<'PY'
 import json, sys
 from pathlib import Path
 out = Path(sys.argv[1])
-print("accuracy on unseen procedures [clustered 95% CI]:")
-for name in ("sft", "answer", "surface", "majority", "oracle"):
-    m = json.loads((out / "eval" / name / "results.json").read_text())["metrics"]
-    acc, parse = m["accuracy"], m["parse_rate"]["value"]
-    print(f"  {name:9s} {acc['value']:.3f} [{acc['ci_low']:.3f}, {acc['ci_high']:.3f}]"
-          f"  parse rate {parse:.3f}")
+for split in ("seen_procedures", "heldout_procedures"):
+    print(f"accuracy on {split} [clustered 95% CI]:")
+    for name in ("sft", "answer", "surface", "majority", "oracle"):
+        path = out / "eval" / f"{name}-{split}" / "results.json"
+        if not path.is_file():
+            continue
+        m = json.loads(path.read_text())["metrics"]
+        acc, parse = m["accuracy"], m["parse_rate"]["value"]
+        print(f"  {name:9s} {acc['value']:.3f} [{acc['ci_low']:.3f}, {acc['ci_high']:.3f}]"
+              f"  parse rate {parse:.3f}")
 PY
-proclab eval compare "$OUT/learn/eval/sft" "$OUT/learn/eval/answer"
+proclab eval compare "$OUT/learn/eval/sft-heldout_procedures" "$OUT/learn/eval/answer-heldout_procedures"
 
 say "done: reports at $OUT/report/report.html (baselines) and $OUT/learn/report/report.html (students), head scores at $OUT/learn/interp/"

@@ -86,6 +86,9 @@ class CohortConfig(_Strict):
     perturbations: Literal["uniform"] | dict[str, float] = "uniform"
     styles: list[str] | None = None
     pairs_per_procedure: int = Field(0, ge=0)
+    # A held-out cohort of new scenarios of *training* procedures (deduplicated against train
+    # like any held-out cohort): in-distribution accuracy, beside the unseen-procedure splits.
+    seen_procedures: bool = False
     # A procedure stops being drawn for a perturbation after this many draws in a row that
     # add nothing (rejected, duplicate, label quota full): its variants are taken as exhausted.
     patience: int = Field(40, ge=1)
