@@ -184,8 +184,10 @@ def _cpu() -> float:
 def pretrain_throughput(out: Path, steps: int) -> list[str]:
     """Packed blocks (proclab) vs one padded document per example (Trainer defaults)."""
     import torch
-    from transformers import (AutoTokenizer, DataCollatorForLanguageModeling, Trainer,
-                              TrainingArguments)
+    from transformers import (
+        AutoTokenizer,
+        DataCollatorForLanguageModeling,
+    )
 
     from proclab.models.corpus import build_corpus
     from proclab.models.pretrain import encode_documents, pack

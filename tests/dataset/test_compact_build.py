@@ -70,3 +70,29 @@ def test_the_shipped_compact_config_validates():
     config = load_config(CONFIGS / "compact.yaml")
     assert config.compact is not None and config.compact.max_steps == 5
     assert not config.compact.filler
+
+
+def test_seen_procedures_cohorts_use_training_procedures_only():
+    from proclab.errors import ErrorList
+
+    raw = load_yaml((CONFIGS / "tiny.yaml").read_text(), where="tiny.yaml")
+    seen = {"name": "seen", "seed": 77, "size": 20, "procedures": "train",
+            "seen_procedures": True, "perturbations": {"baseline_compliant": 1,
+                                                       "baseline_noncompliant": 1}}
+    config = parse_config({**raw, "cohorts": [*raw["cohorts"], seen],
+                           "splits": {**raw["splits"], "seen_procedures": ["seen"]}})
+    got = build(config)
+    train_ids = {r.procedure_id for r in got.splits["train"]}
+    seen_ids = {r.procedure_id for r in got.splits["seen_procedures"]}
+    assert seen_ids and seen_ids <= set(got.plan.train_procedures)
+    assert seen_ids & train_ids
+    train_scenarios = {r.scenario_text for r in got.splits["train"]}
+    assert not any(r.scenario_text in train_scenarios for r in got.splits["seen_procedures"])
+    wrong = parse_config({**raw, "cohorts": [*raw["cohorts"], {**seen, "procedures": "heldout"}],
+                          "splits": {**raw["splits"], "seen_procedures": ["seen"]}})
+    with pytest.raises(ErrorList, match="held-out procedures"):
+        build(wrong)
+    in_train = [{**c, "seen_procedures": True} if c["name"] == "train_core" else c
+                for c in raw["cohorts"]]
+    with pytest.raises(ErrorList, match="is for held-out cohorts"):
+        build(parse_config({**raw, "cohorts": in_train}))

@@ -12,12 +12,12 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from proclab.configfile import read_yaml_mapping
 from proclab.errors import ConfigError, ErrorList, ProclabError
 from proclab.models.tiny import TinySpec
-from proclab.prompts.format import parse_order_list
+from proclab.prompts.format import OrderList, parse_order_list
 from proclab.train.config import apply_overrides
 
 
@@ -58,17 +58,8 @@ class CorpusSection(_Strict):
     chats: bool = True
     max_records: int | None = Field(None, ge=1, description="a fixed sample spread over a split")
     samples: int = Field(1, ge=1, le=16, description="oracle traces per record")
-    prompt_orders: str = Field("PSQ", description='"PSQ", "all" or a comma list')
+    prompt_orders: OrderList = Field("PSQ", description='"PSQ", "all" or a comma list')
     oracle_seed: int = 0
-
-    @field_validator("prompt_orders")
-    @classmethod
-    def _known_orders(cls, value: str) -> str:
-        try:
-            parse_order_list(value)
-        except ConfigError as err:
-            raise ValueError(err.what) from None
-        return value
 
     def orders(self) -> list[str]:
         return parse_order_list(self.prompt_orders)

@@ -14,11 +14,11 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from proclab.configfile import read_yaml_mapping
 from proclab.errors import ConfigError, ErrorList, ProclabError
-from proclab.prompts.format import parse_order_list
+from proclab.prompts.format import OrderList, parse_order_list
 from proclab.registry import lookup
 from proclab.yamlsafe import load_yaml
 
@@ -54,18 +54,9 @@ class DataSection(_Strict):
     eval_limit: int | None = Field(None, ge=1)
     max_length: int = Field(4096, ge=16, description="longer examples are dropped (and counted)")
     # Prompt-order augmentation: "PSQ" (none), "all", or a comma list such as "PSQ,SPQ,QPS".
-    prompt_orders: str = "PSQ"
+    prompt_orders: OrderList = "PSQ"
     # sample: each example gets one order drawn from the list; expand: one copy per order.
     order_mode: Literal["sample", "expand"] = "sample"
-
-    @field_validator("prompt_orders")
-    @classmethod
-    def _known_orders(cls, value: str) -> str:
-        try:
-            parse_order_list(value)
-        except ConfigError as err:
-            raise ValueError(err.what) from None
-        return value
 
     def orders(self) -> list[str]:
         return parse_order_list(self.prompt_orders)
