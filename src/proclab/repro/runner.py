@@ -8,6 +8,7 @@ State lives in `<out>/.repro/<stage>.json`; `<out>/repro.json` and `repro.md` su
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import datetime as dt
 import glob
@@ -42,10 +43,8 @@ class StageRun:
 def _die_with_parent() -> None:
     """Linux: the stage process gets SIGKILL when the runner dies, so a killed runner never
     leaves a stage running on (and writing) behind the next run's back."""
-    try:
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: nothing to do
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # pragma: no cover - not Linux
-        pass
 
 
 def _fill(args: Sequence[str], out: Path) -> list[str]:
