@@ -125,8 +125,13 @@ class DatasetConfig(_Strict):
 
     def sha256(self) -> str:
         """Hash of the canonical JSON form (sorted keys): names a build (manifest, overwrite)."""
-        # An unset compact view is left out, so full-view builds keep their earlier hashes.
-        data = self.model_dump(mode="json", exclude={"compact"} if self.compact is None else None)
+        # Fields added later are left out at their defaults, so earlier builds keep their hashes.
+        data = self.model_dump(mode="json")
+        if data["compact"] is None:
+            del data["compact"]
+        for cohort in data["cohorts"]:
+            if not cohort["seen_procedures"]:
+                del cohort["seen_procedures"]
         canonical = json.dumps(data, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
