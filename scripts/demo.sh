@@ -80,4 +80,4 @@ for split in ("seen_procedures", "heldout_procedures"):
 PY
 proclab eval compare "$OUT/learn/eval/sft-heldout_procedures" "$OUT/learn/eval/answer-heldout_procedures"
 
-say "done: reports at $OUT/report/report.html (baselines) and $OUT/learn/report/report.html (students), head scores at $OUT/learn/interp/"
+say "done: reports at $OUT/report/report.html (baselines) and $OUT/learn/report/<split>/report.html (students), head scores at $OUT/learn/interp/"
