@@ -55,29 +55,29 @@ for baseline in oracle majority surface; do
   proclab eval run --backend "$baseline" --data "$OUT/data" --split heldout_procedures --pairs \
     --out "$OUT/eval/$baseline" --no-progress
 done
+proclab eval report "$OUT"/eval/{oracle,majority,surface} --out "$OUT/report"
 
-say "6. train: scaffolded LoRA SFT (engaged) and endpoint-reward GRPO (heuristic), tiny student"
-proclab models tiny
-TINY=$(python -c "from proclab.models.tiny import tiny_model_path; print(tiny_model_path())")
-proclab train sft --config configs/train/tiny-cpu-sft.yaml --set "data.sft_file=$OUT/distill/sft.jsonl" \
-  --set "data.records=$OUT/data" --set "output_dir=$OUT/train/sft"
-proclab train grpo --config configs/train/tiny-cpu-grpo.yaml --set "data.records=$OUT/data" \
-  --set "output_dir=$OUT/train/grpo"
+say "6-9. learn: a small base pretrained on the compact view, scaffolded vs answer-only SFT"
+# The whole learning loop as one resumable command (configs/repro/demo.yaml): compact data,
+# pretraining, oracle traces, two full fine-tunes, evaluation against the baselines on unseen
+# procedures, head probes and a report. The full study is `proclab repro mini`.
+proclab repro demo --out "$OUT/learn"
+cat "$OUT/learn/repro.md"
+python - "$OUT/learn" <<'PY'
+import json, sys
+from pathlib import Path
+out = Path(sys.argv[1])
+for split in ("seen_procedures", "heldout_procedures"):
+    print(f"accuracy on {split} [clustered 95% CI]:")
+    for name in ("sft", "answer", "surface", "majority", "oracle"):
+        path = out / "eval" / f"{name}-{split}" / "results.json"
+        if not path.is_file():
+            continue
+        m = json.loads(path.read_text())["metrics"]
+        acc, parse = m["accuracy"], m["parse_rate"]["value"]
+        print(f"  {name:9s} {acc['value']:.3f} [{acc['ci_low']:.3f}, {acc['ci_high']:.3f}]"
+              f"  parse rate {parse:.3f}")
+PY
+proclab eval compare "$OUT/learn/eval/sft-heldout_procedures" "$OUT/learn/eval/answer-heldout_procedures"
 
-say "7-8. infer + evaluate the two students (HF backend, greedy) on held-out procedures"
-for student in sft grpo; do
-  proclab eval run --backend hf --model "$TINY" --adapter "$OUT/train/$student" --data "$OUT/data" \
-    --split heldout_procedures --limit 24 --max-new-tokens 256 --batch-size 8 \
-    --out "$OUT/eval/$student" --no-progress
-done
-proclab eval compare "$OUT/eval/sft" "$OUT/eval/grpo"
-proclab eval report "$OUT"/eval/{oracle,majority,surface,sft,grpo} --out "$OUT/report"
-
-say "9. interp: per-head effects on counterfactual pairs, SFT vs GRPO student"
-for student in sft grpo; do
-  proclab interp heads --model "$TINY" --adapter "$OUT/train/$student" --pairs "$OUT/data/pairs.jsonl" \
-    --out "$OUT/interp/$student" --no-filter --max-pairs 8
-done
-proclab interp compare "$OUT/interp/sft" "$OUT/interp/grpo"
-
-say "done: report at $OUT/report/report.html, head scores at $OUT/interp/"
+say "done: reports at $OUT/report/report.html (baselines) and $OUT/learn/report/<split>/report.html (students), head scores at $OUT/learn/interp/"

@@ -37,6 +37,7 @@ STAGE_COMMANDS: list[tuple[str, str]] = [
     ("proclab.train.cli", "train"),
     ("proclab.evaluate.cli", "eval"),
     ("proclab.interp.cli", "interp"),
+    ("proclab.repro.cli", "repro"),
 ]
 
 

@@ -17,3 +17,20 @@ def test_limit_spreads_over_a_sorted_file_and_extends_by_prefix():
     assert positions == sorted(positions)  # file order is kept
     assert limit_sample(records, 6) == small  # deterministic
     assert len(limit_sample(records, 10_000)) == len(records)
+
+
+def test_limit_keeps_counterfactual_pairs_whole():
+    records = make_records(per_label=20)
+    # Pair up records two by two, as pairs.jsonl members appended to a split would be.
+    paired = [r.model_copy(update={"pair_id": f"p{i // 2}"}) if i < 24 else r
+              for i, r in enumerate(records)]
+    for limit in range(2, len(paired), 3):
+        taken = limit_sample(paired, limit)
+        assert len(taken) == limit
+        members: dict[str, int] = {}
+        for r in taken:
+            if r.pair_id:
+                members[r.pair_id] = members.get(r.pair_id, 0) + 1
+        assert sum(1 for n in members.values() if n == 1) <= 1, limit  # only the cut one
+    plain = limit_sample(records, 9)
+    assert [r.id for r in plain] == [r.id for r in limit_sample(records, 9)]

@@ -13,7 +13,15 @@ from proclab.procedures.canonical import canonical_trace
 from proclab.procedures.corpus import get_procedure
 from proclab.procedures.trace import Event
 from proclab.prompts import final_answer_line, parse_verdict
-from proclab.teacher.oracle import MIN_PHRASINGS, MOVES, OracleTeacher, load_phrases, write_trace
+from proclab.teacher.oracle import (
+    COMPACT_PHRASES_PATH,
+    MIN_PHRASINGS,
+    MOVES,
+    PHRASES_PATH,
+    OracleTeacher,
+    load_phrases,
+    write_trace,
+)
 from proclab.teacher.scaffold import load_taxonomy, scaffold
 
 _SLOTS = {name: "x" for _, names in MOVES.values() for name in names}
@@ -41,8 +49,9 @@ def _spill_record():
     return make_record(proc, events, ctx, rid="spill-1", perturbation="baseline_noncompliant")
 
 
-def test_every_phrasing_opens_with_words_that_map_to_its_signal(rules):
-    phrases = load_phrases()
+@pytest.mark.parametrize("book", [PHRASES_PATH, COMPACT_PHRASES_PATH], ids=["default", "compact"])
+def test_every_phrasing_opens_with_words_that_map_to_its_signal(rules, book):
+    phrases = load_phrases(book)
     for move, (signal, _) in MOVES.items():
         assert len(phrases[move]) >= MIN_PHRASINGS, move
         for text in phrases[move]:
@@ -201,3 +210,32 @@ def test_each_violation_shape_gets_its_own_contrast(mini, order, move, slots):
     trace = OracleTeacher([mini], seed=2).write(record)
     expected = {("CONTRAST", p.format(**slots)) for p in load_phrases()[move]}
     assert expected & set(trace.paragraphs), move
+
+
+def test_compact_procedures_get_the_compact_book_with_the_same_signals(rules):
+    from proclab.dataset.build import compact_upstream, default_upstream
+    from proclab.dataset.config import CompactView
+    from proclab.scenarios.generate import generate
+
+    up = compact_upstream(default_upstream(), CompactView(max_steps=6))
+    proc = next(p for p in up.procedures if p.id.startswith("lab-minor-chemical-spill"))
+    compact_texts = {t for texts in load_phrases(COMPACT_PHRASES_PATH).values() for t in texts}
+    teacher = OracleTeacher([proc], seed=1)
+    seen = 0
+    for i, perturbation in enumerate(["baseline_compliant", "step_reorder_invalid",
+                                      "prerequisite_omission", "hierarchy_violation"]):
+        got = generate(proc, perturbation, random.Random(i), filler=False)
+        if not hasattr(got, "scenario_text"):
+            continue
+        record = make_record(proc, list(got.trace.events), got.context, rid=f"c{i}",
+                             perturbation=perturbation)
+        trace = teacher.write(record)
+        assert trace.verdict == got.label
+        assert list(scaffold(trace.text, rules).signals) == trace.signals
+        assert trace.text.endswith(final_answer_line(got.label))
+        opener = trace.paragraphs[0][1].split('"')[0]
+        assert any(t.startswith(opener) for t in compact_texts), opener
+        longer = write_trace(proc, record, random.Random(0), phrases=PHRASES_PATH)
+        assert longer.verdict == trace.verdict and len(longer.text) > 1.15 * len(trace.text)
+        seen += 1
+    assert seen >= 3

@@ -12,6 +12,8 @@ build stops with an error saying how many distinct instances the cohort can yiel
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import random
 import time
 from collections import Counter
@@ -22,7 +24,7 @@ from typing import Any
 
 from proclab.dataset.accept import AcceptStats
 from proclab.dataset.audit import leakage_audit
-from proclab.dataset.config import TRAIN_SPLIT, DatasetConfig
+from proclab.dataset.config import TRAIN_SPLIT, CompactView, DatasetConfig
 from proclab.dataset.dedup import Deduper, DedupItem, DedupStats
 from proclab.dataset.filler_share import filler_recurrence
 from proclab.dataset.pairs import PairBuilder
@@ -66,6 +68,18 @@ def default_upstream() -> Upstream:
     return Upstream(tuple(load_corpus()), render, generate, generate_pairs, styles)
 
 
+def compact_upstream(up: Upstream, view: CompactView) -> Upstream:
+    """`up` with every procedure replaced by its compact view and, unless `view.filler`, the
+    scenario generators told to leave neutral filler out."""
+    from proclab.procedures.compact import compact_procedure
+
+    procedures = tuple(compact_procedure(p, view.max_steps) for p in up.procedures)
+    if view.filler:
+        return dataclasses.replace(up, procedures=procedures)
+    return Upstream(procedures, up.render, functools.partial(up.generate, filler=False),
+                    functools.partial(up.generate_pairs, filler=False), up.styles)
+
+
 @dataclass
 class BuildResult:
     config: DatasetConfig
@@ -99,6 +113,8 @@ def build(
             pair_generator or up.generate_pairs,
             up.styles,
         )
+    if config.compact is not None:
+        up = compact_upstream(up, config.compact)
     plan = make_plan(config, up.procedures, up.styles)
     splits: dict[str, list[Instance]] = {s: [] for s in config.split_names()}
     result = BuildResult(config, plan, splits, [], AcceptStats(), {})

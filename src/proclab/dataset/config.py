@@ -86,6 +86,9 @@ class CohortConfig(_Strict):
     perturbations: Literal["uniform"] | dict[str, float] = "uniform"
     styles: list[str] | None = None
     pairs_per_procedure: int = Field(0, ge=0)
+    # A held-out cohort of new scenarios of *training* procedures (deduplicated against train
+    # like any held-out cohort): in-distribution accuracy, beside the unseen-procedure splits.
+    seen_procedures: bool = False
     # A procedure stops being drawn for a perturbation after this many draws in a row that
     # add nothing (rejected, duplicate, label quota full): its variants are taken as exhausted.
     patience: int = Field(40, ge=1)
@@ -98,6 +101,16 @@ class CohortConfig(_Strict):
         return {p: float(mix[p]) for p in PERTURBATION_IDS if mix.get(p, 0) > 0}
 
 
+class CompactView(_Strict):
+    """The compact view (docs/scenarios.md): every procedure is replaced by its first steps
+    (`proclab.procedures.compact`, at most `max_steps` steps with sub-steps, ids `<id>--c<n>`),
+    and scenarios carry no neutral filler unless `filler`. Same perturbation types, checker and
+    held-out logic; for models whose context holds ~1k tokens."""
+
+    max_steps: int = Field(6, ge=4, le=40)
+    filler: bool = False
+
+
 class DatasetConfig(_Strict):
     version: Literal[1] = 1
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -106,12 +119,20 @@ class DatasetConfig(_Strict):
     probes: ProbeConfig = Field(default_factory=ProbeConfig)
     # Split exception_trigger / distractor_injection quotas 50/50 between the two labels.
     balance_mixed_labels: bool = True
+    compact: CompactView | None = None
     cohorts: list[CohortConfig] = Field(min_length=1)
     splits: dict[str, list[str]]
 
     def sha256(self) -> str:
         """Hash of the canonical JSON form (sorted keys): names a build (manifest, overwrite)."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        # Fields added later are left out at their defaults, so earlier builds keep their hashes.
+        data = self.model_dump(mode="json")
+        if data["compact"] is None:
+            del data["compact"]
+        for cohort in data["cohorts"]:
+            if not cohort["seen_procedures"]:
+                del cohort["seen_procedures"]
+        canonical = json.dumps(data, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def split_of(self) -> dict[str, str]:

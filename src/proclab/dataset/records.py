@@ -241,9 +241,15 @@ def limit_sample(records: list[Instance], limit: int) -> list[Instance]:
     """`limit` records spread over the whole split, in file order: what every `--limit` /
     `limit:` option takes. Split files are sorted by perturbation, so the first N would be one
     perturbation (and often one label); ranking by a hash of the id gives a fixed pseudo-random
-    sample whose prefix property lets a larger limit extend the work of a smaller one."""
-    ranked = sorted(range(len(records)),
-                    key=lambda i: hashlib.sha256(records[i].id.encode()).hexdigest())
+    sample whose prefix property lets a larger limit extend the work of a smaller one. The two
+    members of a counterfactual pair rank side by side (by their `pair_id`), so a limit keeps
+    pairs whole (at most the last one taken is cut)."""
+
+    def rank(i: int) -> tuple[str, str]:
+        key = records[i].pair_id or records[i].id
+        return hashlib.sha256(key.encode()).hexdigest(), records[i].id
+
+    ranked = sorted(range(len(records)), key=rank)
     return [records[i] for i in sorted(ranked[:limit])]
 
 

@@ -146,7 +146,11 @@ class _Resolver:
                 if p not in self.index
             )
             ids = sorted({p for p in chosen if p in self.index})
-        training = split == TRAIN_SPLIT
+        if cohort.seen_procedures and split == TRAIN_SPLIT:
+            errors.append(ConfigError("seen_procedures: is for held-out cohorts (new scenarios "
+                                      "of training procedures)", where=f"{where}.seen_procedures",
+                                      fix="remove it from the training cohort"))
+        training = split == TRAIN_SPLIT or cohort.seen_procedures
         crossing = sorted(set(ids) & set(self.heldout if training else self.train))
         if crossing:
             errors.append(
@@ -155,7 +159,8 @@ class _Resolver:
                     f"{'held-out' if training else 'training'} procedures: "
                     f"{', '.join(crossing[:5])}{' ...' if len(crossing) > 5 else ''}",
                     where=f"{where}.procedures",
-                    fix="use procedures: train for training cohorts, heldout for held-out ones",
+                    fix="use procedures: train for training cohorts (and seen_procedures ones), "
+                    "heldout for held-out ones",
                 )
             )
         if not ids and not errors:

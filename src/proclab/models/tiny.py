@@ -148,8 +148,9 @@ def train_tokenizer(texts: Iterable[str], *, vocab_size: int, model_max_length: 
     return tokenizer
 
 
-def build_model(spec: TinySpec, tokenizer: Any) -> Any:
-    """A randomly initialised Qwen2ForCausalLM (fp32, tied embeddings) seeded by `spec.seed`."""
+def build_model(spec: TinySpec, tokenizer: Any, *, initializer_range: float = _INIT_STD) -> Any:
+    """A randomly initialised Qwen2ForCausalLM (fp32, tied embeddings) seeded by `spec.seed`;
+    `initializer_range` defaults to the untrained tiny model's (a model to train wants 0.02)."""
     import torch
     from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
 
@@ -164,7 +165,7 @@ def build_model(spec: TinySpec, tokenizer: Any) -> Any:
         num_key_value_heads=spec.num_kv_heads,
         max_position_embeddings=spec.max_position_embeddings,
         tie_word_embeddings=True,
-        initializer_range=_INIT_STD,
+        initializer_range=initializer_range,
         bos_token_id=None,
         eos_token_id=eos_id,
         pad_token_id=pad_id,

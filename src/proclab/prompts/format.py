@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from itertools import permutations
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator
 
 from proclab.errors import ConfigError, ProclabError
 from proclab.registry import lookup
@@ -70,3 +72,15 @@ def parse_order_list(spec: str) -> list[str]:
     for name in names:
         lookup(ORDERS, name, kind="prompt order")
     return names
+
+
+def _valid_order_list(value: str) -> str:
+    try:
+        parse_order_list(value)
+    except ConfigError as err:
+        raise ValueError(err.what) from None
+    return value
+
+
+# A config field holding a prompt-order list ("PSQ", "all", "PSQ,SPQ"), checked on load.
+OrderList = Annotated[str, AfterValidator(_valid_order_list)]

@@ -39,16 +39,17 @@ class Aside:
 
 
 def asides(procedure: Procedure, keyed: Keyed, *, mishap: bool, reassure: bool,
-           names: list[str], pad: int) -> list[Aside]:
+           names: list[str], pad: int, filler: bool = True) -> list[Aside]:
     """Filler (a random base count plus PAD_SHARE of `pad`, how much shorter the trace is
-    than its reference), then the mishaps and remarks the style asks for."""
+    than its reference; none when not `filler`), then the mishaps and remarks the style asks
+    for."""
     lex = load_lexicon()
     pool = lex.fillers_for(procedure.domain)
     mean = sum(len(line) for line, _ in pool) / len(pool) + 1
     lines = PAD_SHARE * pad / mean  # rounded at random, so that small pads keep their mean
     whole = math.floor(lines) + (keyed.uniform("nfill_frac") < lines - math.floor(lines))
     count = max(0, keyed.randint("nfill", *FILLERS) + whole)
-    out = [Aside(line, moment) for line, moment in keyed.sample("fill", pool, count)]
+    out = [Aside(line, moment) for line, moment in keyed.sample("fill", pool, count)] if filler else []
     if mishap:
         cues = keyed.sample("mishap", lex.cues.mishaps + lex.cues.hedges, 2)
         for j in range(1 + keyed.chance("mishap2", 0.4)):

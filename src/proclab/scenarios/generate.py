@@ -102,10 +102,12 @@ def generate(
     rng: random.Random,
     *,
     mix: Mapping[str, float] | None = None,
+    filler: bool = True,
 ) -> Candidate | Rejection:
     """One instance of `perturbation` for `procedure`, verified, or the reason it was not.
     `mix`: the relative weights with which the caller draws the ten types (default:
-    `DEFAULT_MIX`), so that surface features can be balanced across labels."""
+    `DEFAULT_MIX`), so that surface features can be balanced across labels. `filler=False`:
+    no neutral filler lines (the compact view)."""
     make = lookup(PERTURBATIONS, perturbation, kind="perturbation")
     try:
         draft = make(procedure, rng)
@@ -113,7 +115,8 @@ def generate(
         return Rejection(procedure.id, perturbation, "not_applicable", err.reason)
     mode = mode_for(perturbation)
     boost = balancing_boosts(mix)[draft.intended_label] if mode == "plain" else None
-    return accept(procedure, draft, rng, mode=mode, style=draw_style(mode, rng, boost=boost))
+    return accept(procedure, draft, rng, mode=mode, style=draw_style(mode, rng, boost=boost),
+                  filler=filler)
 
 
 def accept(
@@ -123,6 +126,7 @@ def accept(
     *,
     mode: str = "plain",
     style: Style | None = None,
+    filler: bool = True,
 ) -> Candidate | Rejection:
     """Check, render and round-trip `draft`; a Candidate only if all three agree."""
     result = check(procedure, draft.trace, draft.context)
@@ -133,7 +137,8 @@ def accept(
     pad = int(draft.meta.get("length_ref", 0)) - event_chars(procedure, draft.trace.events)
     try:
         rendered = render_scenario(
-            procedure, draft.trace, draft.context, rng, mode=mode, style=style, pad_chars=pad
+            procedure, draft.trace, draft.context, rng, mode=mode, style=style, pad_chars=pad,
+            filler=filler,
         )
     except ProclabError as err:
         return Rejection(procedure.id, draft.perturbation, "render_error", err.render())

@@ -170,10 +170,11 @@ def render_scenario(
     mode: str = "plain",
     style: Style | None = None,
     pad_chars: int = 0,
+    filler: bool = True,
 ) -> Rendered:
     """Tell `trace` as a past-tense scenario. `style` overrides the one `mode` would draw;
     `pad_chars`: how much shorter the trace is than its reference (a dropped step); partly
-    made up with filler (see filler.py)."""
+    made up with filler (see filler.py); `filler=False` leaves neutral filler out altogether."""
     keyed = Keyed(rng.getrandbits(64))
     style = style or draw_style(mode, rng)
     unknown = sorted({e.actor for e in trace.events if e.actor and e.actor not in procedure.roles})
@@ -195,7 +196,7 @@ def render_scenario(
     order = timeline.order
     told = [teller.sentence(pos, order[pos], trace.events[order[pos]]) for pos in range(n)]
     extras = asides(procedure, keyed, mishap=style.mishap, reassure=style.reassure,
-                    names=list(first.values()), pad=pad_chars)
+                    names=list(first.values()), pad=pad_chars, filler=filler)
     slot_of = [keyed.randint(f"slot{j}", 0, n) for j in range(len(extras))]
     sentences: list[tuple[str, EventSpan | None]] = [
         (_opening(procedure, keyed, timeline), None),

@@ -155,9 +155,11 @@ def _draft(pid: str, edit: _Edit, events: list[Event], label: Verdict, meta: dic
     return Draft(pid, Trace.model_construct(events=events), edit.context, label, meta)
 
 
-def generate_pairs(procedure: Procedure, rng: random.Random) -> list[Candidate]:
+def generate_pairs(procedure: Procedure, rng: random.Random, *,
+                   filler: bool = True) -> list[Candidate]:
     """One verified pair per applicable kind (base first), both members sharing `pair_id`;
-    a kind the procedure cannot support, or whose members fail acceptance, is left out."""
+    a kind the procedure cannot support, or whose members fail acceptance, is left out.
+    `filler=False`: no neutral filler lines (the compact view)."""
     out: list[Candidate] = []
     for kind, (build, role, pid, label) in _KINDS.items():
         edit = build(procedure, rng)
@@ -177,7 +179,7 @@ def generate_pairs(procedure: Procedure, rng: random.Random) -> list[Candidate]:
         ):
             draft = _draft(member_pid, edit, events, member_label,
                            {**meta, "action": member_role, "expect": intent, "allow": intent})
-            got = accept(procedure, draft, random.Random(seed), style=style)
+            got = accept(procedure, draft, random.Random(seed), style=style, filler=filler)
             if not isinstance(got, Candidate):
                 break
             members.append(dataclasses.replace(got, pair_id=pair_id, pair_role=member_role))

@@ -45,6 +45,8 @@ from proclab.procedures.trace import CheckResult, Context, Event, Trace, Verdict
 from proclab.prompts import final_answer_line
 
 PHRASES_PATH = Path(__file__).resolve().parent / "data" / "oracle_phrases.yaml"
+# Traces of compact-view procedures (`<id>--c<n>`) are worded from this shorter book.
+COMPACT_PHRASES_PATH = PHRASES_PATH.with_name("oracle_phrases_compact.yaml")
 MIN_PHRASINGS = 4
 _LABEL = ("label",)
 # move -> (signal its paragraph carries, placeholders its phrasings may use)
@@ -186,10 +188,11 @@ class _Narrator:
     """Writes one trace: `say(move, **slots)` appends a paragraph in a seeded phrasing."""
 
     def __init__(self, procedure: Procedure, info: _ProcInfo, events: list[Event],
-                 context: Context, result: CheckResult, rng: random.Random):
+                 context: Context, result: CheckResult, rng: random.Random,
+                 phrases: dict[str, tuple[str, ...]]):
         self.p, self.info, self.events, self.context = procedure, info, events, context
         self.result, self.rng = result, rng
-        self.phrases = load_phrases()
+        self.phrases = phrases
         self.paragraphs: list[tuple[str, str]] = []
         self.status = {f.step: f.status for f in result.findings}
         self.first = {f.step: f.event_index for f in result.findings if f.event_index is not None}
@@ -403,13 +406,23 @@ def _fact_words(procedure: Procedure, name: str) -> tuple[str, str]:
     return statement, negated if negated != statement else f"it is not the case that {statement}"
 
 
-def write_trace(procedure: Procedure, record: Instance, rng: random.Random) -> OracleTrace:
-    """The oracle's trace for `record` (whose procedure is `procedure`), worded by `rng`."""
+def phrasebook_for(procedure_id: str) -> Path:
+    """The compact book for a compact-view procedure, else the default one."""
+    from proclab.procedures.compact import parse_compact_id
+
+    return COMPACT_PHRASES_PATH if parse_compact_id(procedure_id) else PHRASES_PATH
+
+
+def write_trace(procedure: Procedure, record: Instance, rng: random.Random, *,
+                phrases: Path | None = None) -> OracleTrace:
+    """The oracle's trace for `record` (whose procedure is `procedure`), worded by `rng` from
+    `phrases` (default: `phrasebook_for` the procedure)."""
     info = _info(procedure)
     events = list(record.trace)
     context = resolve_context(procedure, record.context)
     result = check(procedure, Trace.model_construct(events=events), context)
-    return _Narrator(procedure, info, events, context, result, rng).write()
+    book = load_phrases(phrases or phrasebook_for(procedure.id))
+    return _Narrator(procedure, info, events, context, result, rng, book).write()
 
 
 _INFOS: dict[int, tuple[Procedure, _ProcInfo]] = {}

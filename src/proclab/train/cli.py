@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 
 app = typer.Typer(
-    help="Train LoRA students: scaffolded SFT, endpoint-reward GRPO; merge adapters.",
+    help="Train students (LoRA or full fine-tuning): scaffolded or answer-only SFT, "
+    "endpoint-reward GRPO; merge adapters.",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -22,25 +23,25 @@ _RESUME = typer.Option(
 @app.command("sft")
 def sft_command(config: Path = _CONFIG, overrides: list[str] | None = _SET,
                 resume: str | None = _RESUME) -> None:
-    """LoRA SFT on distilled scaffolded traces (assistant-only loss, optional [SIG=...] weight)."""
+    """SFT on distilled scaffolded traces (assistant-only loss, optional [SIG=...] weight)."""
     from proclab.train.config import load_config
     from proclab.train.sft import run_sft
 
     cfg = load_config(config, method="sft", overrides=overrides or [])
     _quiet()
-    _report(run_sft(cfg, resume=resume), cfg.logging.report_to)  # type: ignore[arg-type]
+    _report(run_sft(cfg, resume=resume), cfg)  # type: ignore[arg-type]
 
 
 @app.command("grpo")
 def grpo_command(config: Path = _CONFIG, overrides: list[str] | None = _SET,
                  resume: str | None = _RESUME) -> None:
-    """LoRA GRPO with reward 1 when the parsed verdict equals the gold label."""
+    """GRPO with reward 1 when the parsed verdict equals the gold label."""
     from proclab.train.config import load_config
     from proclab.train.grpo import run_grpo
 
     cfg = load_config(config, method="grpo", overrides=overrides or [])
     _quiet()
-    _report(run_grpo(cfg, resume=resume), cfg.logging.report_to)  # type: ignore[arg-type]
+    _report(run_grpo(cfg, resume=resume), cfg)  # type: ignore[arg-type]
 
 
 @app.command("merge")
@@ -64,7 +65,7 @@ def _quiet() -> None:
     hf_logging.disable_progress_bar()
 
 
-def _report(outcome, report_to: list[str]) -> None:
+def _report(outcome, cfg) -> None:
     m = outcome.metrics
     parts = [f"trained {outcome.global_step} steps -> {outcome.output_dir}"]
     if "train_loss" in m:
@@ -75,5 +76,10 @@ def _report(outcome, report_to: list[str]) -> None:
     if dropped:
         parts.append(f"{dropped} over-long examples dropped")
     typer.echo("; ".join(parts))
-    logs = f"; TensorBoard logs: {outcome.output_dir}/runs" if "tensorboard" in report_to else ""
-    typer.echo(f"adapter: {outcome.output_dir} (load with PeftModel.from_pretrained){logs}")
+    tensorboard = "tensorboard" in cfg.logging.report_to
+    logs = f"; TensorBoard logs: {outcome.output_dir}/runs" if tensorboard else ""
+    if cfg.finetune == "full":
+        typer.echo(f"model: {outcome.output_dir} (load with "
+                   f"AutoModelForCausalLM.from_pretrained){logs}")
+    else:
+        typer.echo(f"adapter: {outcome.output_dir} (load with PeftModel.from_pretrained){logs}")

@@ -1,8 +1,9 @@
 """Training run configs (YAML): one model per method, shared sections, every bad field at once.
 
 A file holds `method: sft | grpo`, the base `model` ("tiny" = the local tiny model), the
-`output_dir`, and the sections `data`, `lora`, `optim`, `runtime`, `logging` plus the method's
-own (`sft` or `grpo`). Unknown keys anywhere are errors that name them. `--set a.b=value`
+`output_dir`, `finetune: lora | full` (a LoRA adapter, or every weight of the model), and the
+sections `data`, `lora` (LoRA runs only), `optim`, `runtime`, `logging` plus the method's own
+(`sft` or `grpo`). Unknown keys anywhere are errors that name them. `--set a.b=value`
 overrides are applied to the raw mapping before validation, so they are checked the same way.
 """
 
@@ -13,20 +14,23 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from proclab.configfile import read_yaml_mapping
 from proclab.errors import ConfigError, ErrorList, ProclabError
-from proclab.prompts.format import parse_order_list
+from proclab.prompts.format import OrderList, parse_order_list
 from proclab.registry import lookup
 from proclab.yamlsafe import load_yaml
 
 Method = Literal["sft", "grpo"]
+Finetune = Literal["lora", "full"]
 # Every attention and MLP projection of the Qwen2/Llama family (the reference models).
 DEFAULT_TARGETS: tuple[str, ...] = (
     "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
 )  # fmt: skip
 TINY_MODEL = "tiny"
+# Joins the cross-field problems of one config (a message may itself contain "; ").
+PROBLEM_SEP = "\n"
 
 
 class _Strict(BaseModel):
@@ -50,18 +54,9 @@ class DataSection(_Strict):
     eval_limit: int | None = Field(None, ge=1)
     max_length: int = Field(4096, ge=16, description="longer examples are dropped (and counted)")
     # Prompt-order augmentation: "PSQ" (none), "all", or a comma list such as "PSQ,SPQ,QPS".
-    prompt_orders: str = "PSQ"
+    prompt_orders: OrderList = "PSQ"
     # sample: each example gets one order drawn from the list; expand: one copy per order.
     order_mode: Literal["sample", "expand"] = "sample"
-
-    @field_validator("prompt_orders")
-    @classmethod
-    def _known_orders(cls, value: str) -> str:
-        try:
-            parse_order_list(value)
-        except ConfigError as err:
-            raise ValueError(err.what) from None
-        return value
 
     def orders(self) -> list[str]:
         return parse_order_list(self.prompt_orders)
@@ -111,9 +106,13 @@ class LoggingSection(_Strict):
 
 class SFTSection(_Strict):
     """The engaged endpoint. `signal_beta` adds weight beta to the loss of `[SIG=...]` tokens
-    (weight 1 + beta; 0 = plain next-token loss on the assistant turn)."""
+    (weight 1 + beta; 0 = plain next-token loss on the assistant turn). `target: answer` is the
+    contrast arm: the same examples with the assistant turn cut to the final-answer line."""
 
     signal_beta: float = Field(0.0, ge=0.0)
+    target: Literal["scaffold", "answer"] = Field(
+        "scaffold", description="scaffold: the distilled trace; answer: only 'Final answer: X'"
+    )
     group_by_length: bool = True
     padding_free: bool = False
     packing: bool = False
@@ -138,6 +137,10 @@ class RunConfig(_Strict):
     method: Method
     model: str = Field(min_length=1, description='"tiny", a local folder or a hub id')
     output_dir: Path
+    finetune: Finetune = Field(
+        "lora", description="lora: train and save a PEFT adapter; full: every weight, saved as "
+        "a plain model folder"
+    )
     seed: int = 0
     overwrite: bool = Field(False, description="replace an earlier proclab run in output_dir")
     data: DataSection = Field(default_factory=DataSection)
@@ -163,9 +166,14 @@ class SFTRunConfig(RunConfig):
         if self.sft.packing and self.sft.signal_beta > 0:
             problems.append("sft.packing: packing drops the [SIG=...] token mask; use "
                             "padding_free, or signal_beta: 0")
+        if self.sft.target == "answer" and self.sft.signal_beta > 0:
+            problems.append(
+                f"sft.target: answer with sft.signal_beta={self.sft.signal_beta}: answer-only "
+                "examples have no [SIG=...] tokens to weight; set signal_beta: 0, or use "
+                "target: scaffold")
         problems += _common_problems(self)
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError(PROBLEM_SEP.join(problems))
         return self
 
 
@@ -185,7 +193,7 @@ class GRPORunConfig(RunConfig):
             )
         problems += _common_problems(self)
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError(PROBLEM_SEP.join(problems))
         return self
 
 
@@ -196,6 +204,11 @@ def _common_problems(config: RunConfig) -> list[str]:
                         "dataset directory) to rebuild each prompt from its record")
     if config.data.eval_split and config.data.records is None:
         problems.append("data.eval_split: needs data.records")
+    if config.finetune == "full" and "lora" in config.model_fields_set:
+        keys = sorted(config.lora.model_fields_set)
+        fields = ", ".join(f"lora.{k}" for k in keys) if keys else "lora"
+        problems.append(f"finetune: full trains every weight, so the LoRA settings ({fields}) "
+                        "would be ignored; remove the lora section, or use finetune: lora")
     return problems
 
 
@@ -249,7 +262,7 @@ def _field_errors(err: ValidationError, where: str) -> list[ProclabError]:
             errors.append(ConfigError(f"unknown key {loc!r}", where=where,
                                       fix="remove it or fix its spelling (see docs/training.md)"))
         elif e["type"] == "value_error" and not loc:
-            for msg in str(e["msg"]).removeprefix("Value error, ").split("; "):
+            for msg in str(e["msg"]).removeprefix("Value error, ").split(PROBLEM_SEP):
                 errors.append(ConfigError(msg, where=where))
         else:
             errors.append(ConfigError(e["msg"], where=f"{where}: {loc}"))

@@ -6,6 +6,9 @@ Assistant-only loss uses the chat template's `{% generation %}` markers through
 `assistant_only_loss=True` does; a template without markers gets TRL's training variant of it
 (`get_training_chat_template`), which renders the same text. Labels are -100 outside the
 assistant turns; `sig_mask` is 1 on assistant tokens that overlap a `[SIG=NAME]` tag.
+
+`target="answer"` (answer-only SFT) keeps each row's prompt and replaces its assistant turn by
+the final-answer line of the row's gold label, so the loss covers only that line.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from proclab.dataset.records import Instance, load_split
 from proclab.errors import DataError, ProclabError
 from proclab.limits import jsonl_lines
-from proclab.prompts import REFERENCE_ORDER, build_messages, render_chat
+from proclab.procedures.trace import Verdict
+from proclab.prompts import REFERENCE_ORDER, build_messages, final_answer_line, render_chat
 from proclab.teacher.scaffold import SIGNAL_TOKEN
 
 IGNORE_INDEX = -100
@@ -42,6 +46,7 @@ class SFTRow(BaseModel):
 
     id: str = ""
     record_id: str | None = None
+    label: Verdict | None = None
     messages: list[ChatMessage]
 
 
@@ -55,6 +60,7 @@ class DataStats:
     loss_tokens: int = 0
     signal_tokens: int = 0
     orders: dict[str, int] = field(default_factory=dict)
+    target: str | None = None  # SFT: scaffold | answer (what the assistant turns hold)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -152,16 +158,33 @@ def reorder(messages: list[dict[str, str]], record: Instance | None, order: str,
             *messages[first + 1:]]
 
 
+def answer_only(messages: list[dict[str, str]], label: Verdict | None,
+                where: str) -> list[dict[str, str]]:
+    """The conversation up to its first assistant turn, whose content becomes the final-answer
+    line of `label` (answer-only SFT)."""
+    if label is None:
+        raise DataError("answer-only SFT needs the row's gold label, and this row has none",
+                        where=where, fix="use rows written by `proclab distill` (they carry "
+                        "`label`), or set data.records to the dataset they came from")
+    first = next(i for i, m in enumerate(messages) if m["role"] == "assistant")
+    return [*messages[:first], {"role": "assistant", "content": final_answer_line(label)}]
+
+
 def sft_examples(rows: Sequence[SFTRow], tokenizer: Any, *, orders: Sequence[str],
                  order_mode: str, records: dict[str, Instance] | None, max_length: int,
-                 seed: int) -> tuple[list[dict[str, list[int]]], DataStats]:
-    """Tokenized examples for `rows` (each in its prompt order(s)); over-long ones dropped."""
+                 seed: int, target: str = "scaffold",
+                 ) -> tuple[list[dict[str, list[int]]], DataStats]:
+    """Tokenized examples for `rows` (each in its prompt order(s)); over-long ones dropped.
+    `target="answer"`: the assistant turn is the final-answer line only."""
     template = training_template(tokenizer)
     rng = random.Random(seed)
-    stats, out = DataStats(), []
+    stats, out = DataStats(target=target), []
     for row in rows:
         messages = [m.model_dump() for m in row.messages]
         record = (records or {}).get(row.record_id or "")
+        if target == "answer":
+            messages = answer_only(messages, row.label or (record.label if record else None),
+                                   row.id or "sft row")
         for order in pick_orders(orders, order_mode, rng):
             example = tokenize_chat(tokenizer, reorder(messages, record, order, row.id), template)
             if len(example["input_ids"]) > max_length:

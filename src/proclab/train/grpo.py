@@ -1,9 +1,10 @@
-"""Endpoint-reward GRPO with LoRA (the heuristic endpoint): config -> setup -> train -> save.
+"""Endpoint-reward GRPO, LoRA or full (the heuristic endpoint): config -> setup -> train -> save.
 
 Same records and prompts as evaluation (the reference prompt, no scaffold instruction); the
 reward is `proclab.prompts.verdict_reward`: 1 when the verdict parsed from the completion equals
 the gold label, else 0 -- the grader evaluation scores with. The KL weight is TRL's `beta`
-(`grpo.kl_beta`, TRL's default when unset).
+(`grpo.kl_beta`, TRL's default when unset); with `finetune: full` and beta > 0 TRL keeps a
+frozen copy of the base as the reference model (a LoRA run uses the base with the adapter off).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ RewardFunc = Callable[..., list[float | None]]
 
 
 class GRPORecipe:
-    """LoRA GRPO on dataset records; `reward_funcs` defaults to the verdict reward."""
+    """GRPO (LoRA or full) on dataset records; `reward_funcs` defaults to the verdict reward."""
 
     def __init__(self, config: GRPORunConfig, *, reward_funcs: Sequence[RewardFunc] | None = None,
                  callbacks: list[Any] | None = None):
@@ -84,7 +85,8 @@ def _build_trainer(cfg: GRPORunConfig, model: Any, tokenizer: Any, peft_config: 
 def run_grpo(config: GRPORunConfig, *, resume: str | None = None,
              reward_funcs: Sequence[RewardFunc] | None = None,
              callbacks: list[Any] | None = None) -> TrainOutcome:
-    """Train a LoRA adapter with GRPO; `reward_funcs` replaces the verdict reward (tests)."""
+    """Train with GRPO (a LoRA adapter, or the whole model for `finetune: full`);
+    `reward_funcs` replaces the verdict reward (tests)."""
     recipe = GRPORecipe(config, reward_funcs=reward_funcs, callbacks=callbacks)
     recipe.setup(resume)
     return recipe.save(recipe.train())

@@ -1,5 +1,6 @@
 """`proclab train merge`: fold a LoRA adapter into its base model and save a plain model folder
-(for servers that take no adapters); the tokenizer saved beside the adapter comes along."""
+(for servers that take no adapters); the tokenizer saved beside the adapter comes along. A
+full fine-tuning run (`finetune: full`) is such a folder already: merging it is an error."""
 
 from __future__ import annotations
 
@@ -31,6 +32,14 @@ def merge_adapter(adapter_dir: str | Path, out_dir: str | Path, *, base: str | N
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     adapter, out = Path(adapter_dir), Path(out_dir)
+    manifest = read_manifest(adapter) or {}
+    if manifest.get("finetune") == "full" or (
+            not (adapter / "adapter_config.json").is_file() and (adapter / "config.json").is_file()):
+        raise ProclabError(
+            f"{adapter} holds a complete model (a finetune: full run), not a LoRA adapter: "
+            "there is nothing to merge",
+            fix=f"load it as it is: AutoModelForCausalLM.from_pretrained('{adapter}'), or pass "
+            "it to `proclab eval` as --model")
     if not (adapter / "adapter_config.json").is_file():
         raise ProclabError(f"{adapter} holds no PEFT adapter (no adapter_config.json)",
                            fix="point --adapter at the output_dir of `proclab train sft|grpo`")

@@ -1,5 +1,5 @@
 """What both recipes share: the base model and tokenizer, the LoRA config (targets checked
-against the model), precision, the output folder guard with its run manifest, `--resume`, and
+against the model; none for `finetune: full`), precision, the output folder guard with its run manifest, `--resume`, and
 the `TrainingArguments` fields common to SFT and GRPO."""
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ SCHEMA_VERSION = 1
 # Fields that may change between a run and its resumption: they lengthen or re-log a run
 # without making its checkpoints incompatible.
 RESUME_SAFE = ("overwrite", "optim.max_steps", "optim.num_epochs", "logging.")
+# Keys added after runs were written: a manifest without one ran with this value.
+ADDED_KEYS: dict[str, Any] = {"finetune": "lora", "sft.target": "scaffold"}
 
 
 def on_gpu() -> bool:
@@ -104,7 +106,10 @@ def linear_module_names(model: Any) -> list[str]:
 
 
 def lora_config(config: RunConfig, model: Any) -> Any:
-    """A PEFT LoraConfig; targets missing from the model are an error listing those it has."""
+    """A PEFT LoraConfig; targets missing from the model are an error listing those it has.
+    None for `finetune: full` (the trainers then train every weight of `model`)."""
+    if config.finetune == "full":
+        return None
     from peft import LoraConfig
 
     targets = config.lora.target_modules
@@ -128,7 +133,8 @@ def lora_config(config: RunConfig, model: Any) -> Any:
 @dataclass(frozen=True)
 class Setup:
     """What every recipe's `setup` starts from: the checkpoint to resume (if any), the resolved
-    base model name, its tokenizer, the loaded base model and the LoRA config for it."""
+    base model name, its tokenizer, the loaded base model and the LoRA config for it (None
+    for full fine-tuning)."""
 
     resume_from: str | None
     base: str
@@ -184,7 +190,8 @@ def common_args(config: RunConfig, *, has_eval: bool) -> dict[str, Any]:
 
 @dataclass
 class TrainOutcome:
-    """What a finished run reports: where the adapter is, its step count and last metrics."""
+    """What a finished run reports: where the adapter (or full model) is, its step count and
+    last metrics."""
 
     output_dir: Path
     global_step: int
@@ -195,10 +202,13 @@ class TrainOutcome:
 
 def save_run(trainer: Any, tokenizer: Any, config: RunConfig, metrics: dict[str, Any],
              stats: dict[str, Any]) -> TrainOutcome:
-    """The final adapter and the tokenizer (with its chat template) in `output_dir`, loadable
-    with plain `PeftModel.from_pretrained`; the manifest marked done."""
+    """The final adapter (LoRA: loadable with plain `PeftModel.from_pretrained`) or the whole
+    model (full: `AutoModelForCausalLM.from_pretrained(output_dir)`), the tokenizer with its
+    chat template beside it, and the manifest marked done."""
     out = config.output_dir
-    trainer.save_model(str(out))  # every rank: FSDP / ZeRO-3 gather the adapter here
+    # Every rank: FSDP / ZeRO-3 gather the weights here. Trainer.save_model writes the PEFT
+    # adapter of a PeftModel, else the model's own save_pretrained (config + safetensors).
+    trainer.save_model(str(out))
     step = trainer.state.global_step
     data = {k: s.as_dict() for k, s in stats.items()}
     numbers = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
@@ -274,7 +284,7 @@ def config_diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> l
     changed: list[str] = []
     for key in sorted(set(old) | set(new)):
         dotted = f"{prefix}{key}"
-        a, b = old.get(key), new.get(key)
+        a, b = old.get(key, ADDED_KEYS.get(dotted)), new.get(key)
         if isinstance(a, dict) and isinstance(b, dict):
             changed += config_diff(a, b, f"{dotted}.")
         elif a != b and not any(dotted == s or (s.endswith(".") and dotted.startswith(s))
@@ -308,6 +318,7 @@ def write_manifest(config: RunConfig, **fields: Any) -> Path:
         **previous,
         "schema_version": SCHEMA_VERSION,
         "method": config.method,
+        "finetune": config.finetune,
         "config": config.model_dump(mode="json"),
         "config_sha256": config.sha256(),
         "git_commit": _git_commit(),

@@ -1,7 +1,9 @@
-"""Scaffolded LoRA SFT (the engaged endpoint): config -> setup -> train -> save.
+"""Scaffolded SFT (the engaged endpoint), or answer-only SFT (`sft.target: answer`, the
+contrast arm): config -> setup -> train -> save.
 
 `run_sft(config)` is what the CLI and tests call. The saved folder is a plain PEFT adapter
-(`adapter_config.json` + `adapter_model.safetensors`) with the base tokenizer and its chat
+(`adapter_config.json` + `adapter_model.safetensors`; `finetune: lora`) or a plain model
+(`config.json` + `model.safetensors`; `finetune: full`), with the base tokenizer and its chat
 template beside it, plus `proclab-train.json` (config, data stats, versions, final metrics).
 """
 
@@ -21,7 +23,7 @@ from proclab.train.data import (
 
 
 class SFTRecipe:
-    """LoRA SFT with assistant-only loss and the optional `[SIG=...]` weight (see trainer.py)."""
+    """SFT (LoRA or full) with assistant-only loss and the optional `[SIG=...]` weight."""
 
     def __init__(self, config: SFTRunConfig, *, callbacks: list[Any] | None = None):
         self.config = config
@@ -52,7 +54,7 @@ class SFTRecipe:
         rows = load_sft_rows(data.sft_file, limit=data.limit)  # type: ignore[arg-type]
         train, self.stats["train"] = sft_examples(
             rows, self.tokenizer, orders=data.orders(), order_mode=data.order_mode,
-            records=records, max_length=data.max_length, seed=cfg.seed)
+            records=records, max_length=data.max_length, seed=cfg.seed, target=cfg.sft.target)
         eval_rows = None
         if data.eval_sft_file:
             eval_rows = load_sft_rows(data.eval_sft_file, limit=data.eval_limit)
@@ -61,10 +63,11 @@ class SFTRecipe:
                                          limit=data.eval_limit, seed=cfg.seed, out=cfg.output_dir)
         evaluation = None
         if eval_rows:
-            # Eval keeps the reference order: its loss must be comparable across runs.
+            # Eval keeps the reference order: its loss must be comparable across runs. It has
+            # the training target: an answer-only run is scored on answer lines.
             examples, self.stats["eval"] = sft_examples(
                 eval_rows, self.tokenizer, orders=["PSQ"], order_mode="sample", records=None,
-                max_length=data.max_length, seed=cfg.seed)
+                max_length=data.max_length, seed=cfg.seed, target=cfg.sft.target)
             evaluation = Dataset.from_list(examples)
         return Dataset.from_list(train), evaluation
 
@@ -120,7 +123,8 @@ def _final_eval(trainer: Any) -> dict[str, float]:
 
 def run_sft(config: SFTRunConfig, *, resume: str | None = None,
             callbacks: list[Any] | None = None) -> runtime.TrainOutcome:
-    """Train a LoRA adapter on distilled traces; `resume`: None, "auto" or a checkpoint path."""
+    """Train on distilled traces (a LoRA adapter, or the whole model for `finetune: full`);
+    `resume`: None, "auto" or a checkpoint path."""
     recipe = SFTRecipe(config, callbacks=callbacks)
     recipe.setup(resume)
     return recipe.save(recipe.train())

@@ -62,5 +62,12 @@ def load_corpus(domain: str | None = None) -> list[Procedure]:
 
 
 def get_procedure(procedure_id: str) -> Procedure:
-    """The corpus procedure with this id; unknown ids raise ConfigError with 'did you mean'."""
+    """The corpus procedure with this id, or the compact view a `<id>--c<n>` id names
+    (`proclab.procedures.compact`); unknown ids raise ConfigError with 'did you mean'."""
+    from proclab.procedures.compact import resolve_compact
+
+    if "--c" in procedure_id:
+        found = resolve_compact(procedure_id)
+        if found is not None:
+            return found
     return lookup({p.id: p for p in _load_all()}, procedure_id, kind="procedure")
