@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 DEMO_OUT ?= runs/demo
 
-.PHONY: demo test test-multiprocess install lint bench clean
+.PHONY: demo test test-multiprocess install lint bench bench-learn clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,10 +32,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 
 # CPU benchmarks; each prints a ratio against a baseline measured in the same run and rewrites
-# its bench/RESULTS-*.md (summarised in docs/benchmarks.md). GPU ones: bench/gpu_*.py.
+# its bench/RESULTS-*.md (summarised in docs/benchmarks.md). GPU ones: bench/gpu_*.py. The
+# learning bench (`proclab repro mini` end to end, ~26 min) runs alone: `make bench-learn`.
 CPU_BENCHES := bench_dataset bench_oracle bench_distill bench_eval bench_eval_metrics bench_train bench_interp
 bench: $(STAMP)
 	set -e; for b in $(CPU_BENCHES); do echo "== $$b"; $(BIN)/python bench/$$b.py; done
+
+bench-learn: $(STAMP)
+	$(BIN)/python bench/bench_learn.py --out runs/mini
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

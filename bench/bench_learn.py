@@ -311,7 +311,7 @@ def main() -> None:
     parser.add_argument("--no-throughput", action="store_true")
     parser.add_argument("--report", default=str(ROOT / "bench" / "RESULTS-learn.md"))
     args = parser.parse_args()
-    out = Path(args.out)
+    out = Path(args.out) if Path(args.out).is_absolute() else ROOT / args.out
     if not args.skip_run:
         subprocess.run([sys.executable, "-m", "proclab", "repro", args.config, "--out",
                         str(out)], check=True, cwd=ROOT)
@@ -319,7 +319,9 @@ def main() -> None:
     probes, best = probe_lines(out)
     text = [f"# Learning at CPU scale: `proclab repro {args.config}`", "",
             f"Measured {dt.date.today().isoformat()} on {platform.machine()} "
-            f"({os.cpu_count()} cores), `python bench/bench_learn.py --out {out}`.", "",
+            f"({os.cpu_count()} cores): `python bench/bench_learn.py` (runs `proclab repro "
+            f"{args.config} --out runs/mini`; this record's run folder was named `{out.name}`).",
+            "",
             "## Goals", "", *goals(found, best), "", "## Stages", "", *stage_table(out), "",
             "## Accuracy by held-out split (clustered 95 % CI)", "", *acc, "",
             "## The contrast on heldout_procedures", "", *contrast_table(found), "",
