@@ -7,6 +7,7 @@ DELAY_S, so the test can tell which samples each process answered.
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from pathlib import Path
@@ -31,6 +32,9 @@ class SlowEvaluator:
 
 
 def main() -> None:
+    # Ctrl-C as a terminal delivers it: a parent that ignores SIGINT (some test runners and
+    # libraries do, and children inherit it) must not make the interruption a no-op here.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     mode, data, out, calls, delay = sys.argv[1:6]
     evaluator = SlowEvaluator(Path(calls), float(delay))
     if mode == "lib":
