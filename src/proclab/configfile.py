@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -29,3 +30,21 @@ def read_yaml_mapping(path: str | Path, *, allow_empty: bool = False) -> dict[st
             "expected a mapping of option names to values at the top level", where=str(path)
         )
     return raw
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """`["optim.max_steps=4", ...]` applied to a copy of `raw`; values are parsed as YAML."""
+    out = json.loads(json.dumps(raw, default=str))
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"bad override {item!r}", fix="write --set section.key=value")
+        node = out
+        *parents, leaf = key.strip().split(".")
+        for part in parents:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"override {key}: {part} is not a section")
+            node = child
+        node[leaf] = load_yaml(value, where=f"--set {key.strip()}") if value.strip() else None
+    return out

@@ -2,7 +2,7 @@
 
 A file holds `model`, `corpus` and `train` sections; unknown keys anywhere are errors that name
 them, and every bad field is reported at once. `--set section.key=value` overrides are applied
-to the raw mapping before validation (`proclab.train.config.apply_overrides`).
+to the raw mapping before validation (`proclab.configfile.apply_overrides`).
 """
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from proclab.configfile import read_yaml_mapping
+from proclab.configfile import apply_overrides, read_yaml_mapping
 from proclab.errors import ConfigError, ErrorList, ProclabError
 from proclab.models.tiny import TinySpec
 from proclab.prompts.format import OrderList, parse_order_list
-from proclab.train.config import apply_overrides
 
 
 class _Strict(BaseModel):

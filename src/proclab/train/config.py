@@ -16,11 +16,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from proclab.configfile import read_yaml_mapping
+from proclab.configfile import apply_overrides, read_yaml_mapping
 from proclab.errors import ConfigError, ErrorList, ProclabError
 from proclab.prompts.format import OrderList, parse_order_list
 from proclab.registry import lookup
-from proclab.yamlsafe import load_yaml
 
 Method = Literal["sft", "grpo"]
 Finetune = Literal["lora", "full"]
@@ -218,24 +217,6 @@ CONFIGS: dict[str, type[RunConfig]] = {"sft": SFTRunConfig, "grpo": GRPORunConfi
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """The raw mapping of a YAML config file; errors name the file (and line)."""
     return read_yaml_mapping(path)
-
-
-def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """`["optim.max_steps=4", ...]` applied to a copy of `raw`; values are parsed as YAML."""
-    out = json.loads(json.dumps(raw, default=str))
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"bad override {item!r}", fix="write --set section.key=value")
-        node = out
-        *parents, leaf = key.strip().split(".")
-        for part in parents:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise ConfigError(f"override {key}: {part} is not a section")
-            node = child
-        node[leaf] = load_yaml(value, where=f"--set {key.strip()}") if value.strip() else None
-    return out
 
 
 def parse_config(raw: dict[str, Any], *, method: str | None = None,
